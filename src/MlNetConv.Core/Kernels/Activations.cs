@@ -1,0 +1,92 @@
+using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using MlNetConv.Layers;
+
+namespace MlNetConv.Kernels;
+
+/// <summary>
+/// Element-wise activations over a batch laid out as rows of <c>rowLength</c> floats (softmax works per row).
+/// Forward overwrites z with a = f(z). Backward turns dA into dZ = f'(z)·dA using only a, so layers keep
+/// their outputs and nothing else; it may run in place (dz and da the same span).
+/// </summary>
+internal static class Activations
+{
+    public static void Forward(Activation activation, Span<float> values, int rowLength)
+    {
+        switch (activation)
+        {
+            case Activation.Linear: break;
+            case Activation.Relu: TensorPrimitives.Max(values, 0f, values); break;
+            case Activation.Sigmoid: TensorPrimitives.Sigmoid(values, values); break;
+            case Activation.Tanh: TensorPrimitives.Tanh(values, values); break;
+            case Activation.Softmax:
+                for (int start = 0; start < values.Length; start += rowLength)
+                {
+                    Span<float> row = values.Slice(start, rowLength);
+                    TensorPrimitives.SoftMax(row, row);
+                }
+                break;
+            default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+        }
+    }
+
+    public static void Backward(Activation activation, ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz, int rowLength, SimdWidth width = 0)
+    {
+        switch (activation)
+        {
+            case Activation.Linear:
+                da.CopyTo(dz);
+                break;
+            case Activation.Relu:
+                ReluBackward(a, da, dz, width);
+                break;
+            case Activation.Sigmoid:
+                // dz = da·a·(1 − a) = da·a − da·a·a
+                for (int i = 0; i < dz.Length; i++) dz[i] = da[i] * a[i] * (1 - a[i]);
+                break;
+            case Activation.Tanh:
+                for (int i = 0; i < dz.Length; i++) dz[i] = da[i] * (1 - a[i] * a[i]);
+                break;
+            case Activation.Softmax:
+                // dz = a ⊙ (da − Σ da·a), row by row (the softmax Jacobian applied to da).
+                for (int start = 0; start < dz.Length; start += rowLength)
+                {
+                    ReadOnlySpan<float> ar = a.Slice(start, rowLength);
+                    float dot = TensorPrimitives.Dot(ar, da.Slice(start, rowLength));
+                    Span<float> row = dz.Slice(start, rowLength);
+                    TensorPrimitives.Subtract(da.Slice(start, rowLength), dot, row);
+                    TensorPrimitives.Multiply(row, ar, row);
+                }
+                break;
+            default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+        }
+    }
+
+    // dz = a > 0 ? da : 0. TensorPrimitives has no select, so this one loop is written with the width ops.
+    private static void ReluBackward(ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz, SimdWidth width)
+    {
+        if (a.Length != dz.Length || da.Length != dz.Length) throw new ArgumentException("Activation spans must have equal lengths.");
+        ref float ra = ref MemoryMarshal.GetReference(a);
+        ref float rda = ref MemoryMarshal.GetReference(da);
+        ref float rdz = ref MemoryMarshal.GetReference(dz);
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: ReluBackward<Float512, Vector512<float>>(ref ra, ref rda, ref rdz, dz.Length); break;
+            case SimdWidth.Vector256: ReluBackward<Float256, Vector256<float>>(ref ra, ref rda, ref rdz, dz.Length); break;
+            case SimdWidth.Vector128: ReluBackward<Float128, Vector128<float>>(ref ra, ref rda, ref rdz, dz.Length); break;
+            default: ReluBackward<Float1, float>(ref ra, ref rda, ref rdz, dz.Length); break;
+        }
+    }
+
+    private static void ReluBackward<TOps, TVec>(ref float a, ref float da, ref float dz, int length)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int w = TOps.Count, i = 0;
+        for (; i + w <= length; i += w)
+            TOps.Store(TOps.Select(TOps.GreaterThanZero(TOps.Load(ref Unsafe.Add(ref a, i))), TOps.Load(ref Unsafe.Add(ref da, i)), TOps.Zero),
+                ref Unsafe.Add(ref dz, i));
+        for (; i < length; i++) Unsafe.Add(ref dz, i) = Unsafe.Add(ref a, i) > 0 ? Unsafe.Add(ref da, i) : 0f;
+    }
+}

@@ -1,0 +1,325 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+
+namespace MlNetConv.Kernels;
+
+/// <summary>
+/// Single-threaded matrix products on row-major spans, the arithmetic core of Conv2D (through im2col) and Dense.
+/// M×N is the output C, K the reduction length; lda/ldb/ldc are row strides.
+/// <list type="bullet">
+/// <item>NN: C = A·B, A is M×K, B is K×N.</item>
+/// <item>TN: C = Aᵀ·B, A is stored K×M.</item>
+/// <item>NT: C = A·Bᵀ, B is stored N×K.</item>
+/// </list>
+/// With <c>accumulate</c> the product is added to C, otherwise it replaces C. Every element of C is
+/// reduced over K in ascending order whatever the blocking, so callers that split C among threads get
+/// the same bits for any thread count. <see cref="Reference.GemmReference"/> is the plain version the tests hold these to.
+/// </summary>
+internal static class Gemm
+{
+    public static void MultiplyNN(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate, SimdWidth width = 0)
+    {
+        CheckOperand(a, m, k, lda, nameof(a));
+        CheckOperand(b, k, n, ldb, nameof(b));
+        CheckOperand(c, m, n, ldc, nameof(c));
+        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref MemoryMarshal.GetReference(b), ldb,
+            ref MemoryMarshal.GetReference(c), ldc, accumulate, width);
+    }
+
+    public static void MultiplyTN(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate, SimdWidth width = 0)
+    {
+        CheckOperand(a, k, m, lda, nameof(a));
+        CheckOperand(b, k, n, ldb, nameof(b));
+        CheckOperand(c, m, n, ldc, nameof(c));
+        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), 1, lda, ref MemoryMarshal.GetReference(b), ldb,
+            ref MemoryMarshal.GetReference(c), ldc, accumulate, width);
+    }
+
+    public static void MultiplyNT(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate, SimdWidth width = 0)
+    {
+        CheckOperand(a, m, k, lda, nameof(a));
+        CheckOperand(b, n, k, ldb, nameof(b));
+        CheckOperand(c, m, n, ldc, nameof(c));
+        ref float ra = ref MemoryMarshal.GetReference(a);
+        ref float rb = ref MemoryMarshal.GetReference(b);
+        ref float rc = ref MemoryMarshal.GetReference(c);
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: Dot<Float512, Vector512<float>>(m, n, k, ref ra, lda, ref rb, ldb, ref rc, ldc, accumulate); break;
+            case SimdWidth.Vector256: Dot<Float256, Vector256<float>>(m, n, k, ref ra, lda, ref rb, ldb, ref rc, ldc, accumulate); break;
+            case SimdWidth.Vector128: Dot<Float128, Vector128<float>>(m, n, k, ref ra, lda, ref rb, ldb, ref rc, ldc, accumulate); break;
+            default: Dot<Float1, float>(m, n, k, ref ra, lda, ref rb, ldb, ref rc, ldc, accumulate); break;
+        }
+    }
+
+    private static void CheckOperand(ReadOnlySpan<float> span, int rows, int columns, int stride, string name)
+    {
+        if (rows < 0 || columns < 0 || stride < columns)
+            throw new ArgumentException($"Matrix {name} is {rows}×{columns} with row stride {stride}: the stride must be at least the column count.", name);
+        long needed = rows == 0 || columns == 0 ? 0 : (long)(rows - 1) * stride + columns;
+        if (span.Length < needed)
+            throw new ArgumentException($"Matrix {name} ({rows}×{columns}, stride {stride}) needs {needed} floats; the span has {span.Length}.", name);
+    }
+
+    private static void Broadcast(int m, int n, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
+        ref float c, int ldc, bool accumulate, SimdWidth width)
+    {
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: Broadcast<Float512, Vector512<float>>(m, n, k, ref a, aRow, aColumn, ref b, ldb, ref c, ldc, accumulate); break;
+            case SimdWidth.Vector256: Broadcast<Float256, Vector256<float>>(m, n, k, ref a, aRow, aColumn, ref b, ldb, ref c, ldc, accumulate); break;
+            case SimdWidth.Vector128: Broadcast<Float128, Vector128<float>>(m, n, k, ref a, aRow, aColumn, ref b, ldb, ref c, ldc, accumulate); break;
+            default: Broadcast<Float1, float>(m, n, k, ref a, aRow, aColumn, ref b, ldb, ref c, ldc, accumulate); break;
+        }
+    }
+
+    // ---- NN / TN: broadcast one element of A, multiply a row segment of B, accumulate a row segment of C.
+    // C is walked in column panels of two registers (one, then a masked last register that overlaps the
+    // previous panel), and within a panel in blocks of four rows, so a K×panel slice of B stays in L1 while
+    // every row block of A streams past it.
+
+    private static void Broadcast<TOps, TVec>(int m, int n, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
+        ref float c, int ldc, bool accumulate)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        if (n < w)
+        {
+            ScalarColumns(m, n, k, ref a, aRow, aColumn, ref b, ldb, 1, ref c, ldc, accumulate);
+            return;
+        }
+        int j = 0;
+        for (; j + 2 * w <= n; j += 2 * w)
+            PanelTwo<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate);
+        for (; j + w <= n; j += w)
+            PanelOne<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate, TOps.LanesFrom(0));
+        if (j < n)
+        {
+            // The last register ends at column n; its first lanes belong to the panel before and are left alone.
+            int start = n - w;
+            PanelOne<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, start), ldb, ref Unsafe.Add(ref c, start), ldc, accumulate,
+                TOps.LanesFrom(j - start));
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreRow<TOps, TVec>(TVec value, ref float destination, bool accumulate)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct =>
+        TOps.Store(accumulate ? TOps.Add(TOps.Load(ref destination), value) : value, ref destination);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreMasked<TOps, TVec>(TVec value, ref float destination, bool accumulate, TVec mask)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        TVec old = TOps.Load(ref destination);
+        TOps.Store(TOps.Select(mask, accumulate ? TOps.Add(old, value) : value, old), ref destination);
+    }
+
+    private static void PanelTwo<TOps, TVec>(int m, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
+        ref float c, int ldc, bool accumulate)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        int i = 0;
+        for (; i + 4 <= m; i += 4)
+        {
+            TVec c00 = TOps.Zero, c01 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero;
+            TVec c20 = TOps.Zero, c21 = TOps.Zero, c30 = TOps.Zero, c31 = TOps.Zero;
+            ref float a0 = ref Unsafe.Add(ref a, (nint)i * aRow);
+            ref float a1 = ref Unsafe.Add(ref a0, aRow);
+            ref float a2 = ref Unsafe.Add(ref a1, aRow);
+            ref float a3 = ref Unsafe.Add(ref a2, aRow);
+            ref float bp = ref b;
+            for (int p = 0; p < k; p++)
+            {
+                TVec b0 = TOps.Load(ref bp), b1 = TOps.Load(ref Unsafe.Add(ref bp, w));
+                nint offset = (nint)p * aColumn;
+                TVec x = TOps.Broadcast(Unsafe.Add(ref a0, offset));
+                c00 = TOps.MultiplyAdd(x, b0, c00); c01 = TOps.MultiplyAdd(x, b1, c01);
+                x = TOps.Broadcast(Unsafe.Add(ref a1, offset));
+                c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11);
+                x = TOps.Broadcast(Unsafe.Add(ref a2, offset));
+                c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21);
+                x = TOps.Broadcast(Unsafe.Add(ref a3, offset));
+                c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31);
+                bp = ref Unsafe.Add(ref bp, ldb);
+            }
+            ref float r0 = ref Unsafe.Add(ref c, (nint)i * ldc);
+            StoreRow<TOps, TVec>(c00, ref r0, accumulate); StoreRow<TOps, TVec>(c01, ref Unsafe.Add(ref r0, w), accumulate);
+            ref float r1 = ref Unsafe.Add(ref r0, ldc);
+            StoreRow<TOps, TVec>(c10, ref r1, accumulate); StoreRow<TOps, TVec>(c11, ref Unsafe.Add(ref r1, w), accumulate);
+            ref float r2 = ref Unsafe.Add(ref r1, ldc);
+            StoreRow<TOps, TVec>(c20, ref r2, accumulate); StoreRow<TOps, TVec>(c21, ref Unsafe.Add(ref r2, w), accumulate);
+            ref float r3 = ref Unsafe.Add(ref r2, ldc);
+            StoreRow<TOps, TVec>(c30, ref r3, accumulate); StoreRow<TOps, TVec>(c31, ref Unsafe.Add(ref r3, w), accumulate);
+        }
+        for (; i < m; i++)
+        {
+            TVec c0 = TOps.Zero, c1 = TOps.Zero;
+            ref float ai = ref Unsafe.Add(ref a, (nint)i * aRow);
+            ref float bp = ref b;
+            for (int p = 0; p < k; p++)
+            {
+                TVec x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * aColumn));
+                c0 = TOps.MultiplyAdd(x, TOps.Load(ref bp), c0);
+                c1 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref bp, w)), c1);
+                bp = ref Unsafe.Add(ref bp, ldb);
+            }
+            ref float r = ref Unsafe.Add(ref c, (nint)i * ldc);
+            StoreRow<TOps, TVec>(c0, ref r, accumulate); StoreRow<TOps, TVec>(c1, ref Unsafe.Add(ref r, w), accumulate);
+        }
+    }
+
+    private static void PanelOne<TOps, TVec>(int m, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
+        ref float c, int ldc, bool accumulate, TVec mask)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int i = 0;
+        for (; i + 4 <= m; i += 4)
+        {
+            TVec c0 = TOps.Zero, c1 = TOps.Zero, c2 = TOps.Zero, c3 = TOps.Zero;
+            ref float a0 = ref Unsafe.Add(ref a, (nint)i * aRow);
+            ref float a1 = ref Unsafe.Add(ref a0, aRow);
+            ref float a2 = ref Unsafe.Add(ref a1, aRow);
+            ref float a3 = ref Unsafe.Add(ref a2, aRow);
+            ref float bp = ref b;
+            for (int p = 0; p < k; p++)
+            {
+                TVec b0 = TOps.Load(ref bp);
+                nint offset = (nint)p * aColumn;
+                c0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref a0, offset)), b0, c0);
+                c1 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref a1, offset)), b0, c1);
+                c2 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref a2, offset)), b0, c2);
+                c3 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref a3, offset)), b0, c3);
+                bp = ref Unsafe.Add(ref bp, ldb);
+            }
+            ref float r0 = ref Unsafe.Add(ref c, (nint)i * ldc);
+            StoreMasked<TOps, TVec>(c0, ref r0, accumulate, mask);
+            StoreMasked<TOps, TVec>(c1, ref Unsafe.Add(ref r0, ldc), accumulate, mask);
+            StoreMasked<TOps, TVec>(c2, ref Unsafe.Add(ref r0, 2 * (nint)ldc), accumulate, mask);
+            StoreMasked<TOps, TVec>(c3, ref Unsafe.Add(ref r0, 3 * (nint)ldc), accumulate, mask);
+        }
+        for (; i < m; i++)
+        {
+            TVec c0 = TOps.Zero;
+            ref float ai = ref Unsafe.Add(ref a, (nint)i * aRow);
+            ref float bp = ref b;
+            for (int p = 0; p < k; p++)
+            {
+                c0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * aColumn)), TOps.Load(ref bp), c0);
+                bp = ref Unsafe.Add(ref bp, ldb);
+            }
+            StoreMasked<TOps, TVec>(c0, ref Unsafe.Add(ref c, (nint)i * ldc), accumulate, mask);
+        }
+    }
+
+    // For products narrower than one register: C(i,j) = Σp A(i,p)·B(p,j) with B(p,j) = b[p·bRow + j·bColumn].
+    private static void ScalarColumns(int m, int n, int k, ref float a, int aRow, int aColumn,
+        ref float b, int bRow, int bColumn, ref float c, int ldc, bool accumulate)
+    {
+        for (int i = 0; i < m; i++)
+        {
+            ref float ai = ref Unsafe.Add(ref a, (nint)i * aRow);
+            for (int j = 0; j < n; j++)
+            {
+                float sum = 0;
+                for (int p = 0; p < k; p++)
+                    sum += Unsafe.Add(ref ai, (nint)p * aColumn) * Unsafe.Add(ref b, (nint)p * bRow + (nint)j * bColumn);
+                ref float cij = ref Unsafe.Add(ref c, (nint)i * ldc + j);
+                cij = accumulate ? cij + sum : sum;
+            }
+        }
+    }
+
+    // ---- NT: every C element is a dot product of a row of A and a row of B, both contiguous along K.
+    // Blocks of 2 rows × 4 columns keep eight accumulators; the K tail is one register that ends at K,
+    // with the lanes already counted masked to zero.
+
+    private static void Dot<TOps, TVec>(int m, int n, int k, ref float a, int lda, ref float b, int ldb,
+        ref float c, int ldc, bool accumulate)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        if (k < w)
+        {
+            ScalarColumns(m, n, k, ref a, lda, 1, ref b, 1, ldb, ref c, ldc, accumulate);
+            return;
+        }
+        int kFull = k - k % w;
+        TVec tailMask = TOps.LanesFrom(kFull - (k - w));
+        int steps = kFull / w + (kFull < k ? 1 : 0);
+        int i = 0;
+        for (; i + 2 <= m; i += 2)
+        {
+            ref float a0 = ref Unsafe.Add(ref a, (nint)i * lda);
+            ref float a1 = ref Unsafe.Add(ref a0, lda);
+            int j = 0;
+            for (; j + 4 <= n; j += 4)
+            {
+                ref float b0 = ref Unsafe.Add(ref b, (nint)j * ldb);
+                ref float b1 = ref Unsafe.Add(ref b0, ldb);
+                ref float b2 = ref Unsafe.Add(ref b1, ldb);
+                ref float b3 = ref Unsafe.Add(ref b2, ldb);
+                TVec s00 = TOps.Zero, s01 = TOps.Zero, s02 = TOps.Zero, s03 = TOps.Zero;
+                TVec s10 = TOps.Zero, s11 = TOps.Zero, s12 = TOps.Zero, s13 = TOps.Zero;
+                for (int step = 0; step < steps; step++)
+                {
+                    int p = step * w;
+                    bool tail = p >= kFull;
+                    if (tail) p = k - w;
+                    TVec x0 = TOps.Load(ref Unsafe.Add(ref a0, p)), x1 = TOps.Load(ref Unsafe.Add(ref a1, p));
+                    if (tail) { x0 = TOps.Select(tailMask, x0, TOps.Zero); x1 = TOps.Select(tailMask, x1, TOps.Zero); }
+                    TVec y = TOps.Load(ref Unsafe.Add(ref b0, p));
+                    s00 = TOps.MultiplyAdd(x0, y, s00); s10 = TOps.MultiplyAdd(x1, y, s10);
+                    y = TOps.Load(ref Unsafe.Add(ref b1, p));
+                    s01 = TOps.MultiplyAdd(x0, y, s01); s11 = TOps.MultiplyAdd(x1, y, s11);
+                    y = TOps.Load(ref Unsafe.Add(ref b2, p));
+                    s02 = TOps.MultiplyAdd(x0, y, s02); s12 = TOps.MultiplyAdd(x1, y, s12);
+                    y = TOps.Load(ref Unsafe.Add(ref b3, p));
+                    s03 = TOps.MultiplyAdd(x0, y, s03); s13 = TOps.MultiplyAdd(x1, y, s13);
+                }
+                ref float r0 = ref Unsafe.Add(ref c, (nint)i * ldc + j);
+                ref float r1 = ref Unsafe.Add(ref r0, ldc);
+                Put(ref r0, TOps.Sum(s00), accumulate); Put(ref Unsafe.Add(ref r0, 1), TOps.Sum(s01), accumulate);
+                Put(ref Unsafe.Add(ref r0, 2), TOps.Sum(s02), accumulate); Put(ref Unsafe.Add(ref r0, 3), TOps.Sum(s03), accumulate);
+                Put(ref r1, TOps.Sum(s10), accumulate); Put(ref Unsafe.Add(ref r1, 1), TOps.Sum(s11), accumulate);
+                Put(ref Unsafe.Add(ref r1, 2), TOps.Sum(s12), accumulate); Put(ref Unsafe.Add(ref r1, 3), TOps.Sum(s13), accumulate);
+            }
+            for (; j < n; j++)
+            {
+                ref float bj = ref Unsafe.Add(ref b, (nint)j * ldb);
+                Put(ref Unsafe.Add(ref c, (nint)i * ldc + j), DotRow<TOps, TVec>(ref a0, ref bj, k, kFull, tailMask), accumulate);
+                Put(ref Unsafe.Add(ref c, (nint)(i + 1) * ldc + j), DotRow<TOps, TVec>(ref a1, ref bj, k, kFull, tailMask), accumulate);
+            }
+        }
+        for (; i < m; i++)
+        {
+            ref float ai = ref Unsafe.Add(ref a, (nint)i * lda);
+            for (int j = 0; j < n; j++)
+                Put(ref Unsafe.Add(ref c, (nint)i * ldc + j), DotRow<TOps, TVec>(ref ai, ref Unsafe.Add(ref b, (nint)j * ldb), k, kFull, tailMask), accumulate);
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Put(ref float destination, float value, bool accumulate) =>
+        destination = accumulate ? destination + value : value;
+
+    private static float DotRow<TOps, TVec>(ref float x, ref float y, int k, int kFull, TVec tailMask)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        TVec sum = TOps.Zero;
+        for (int p = 0; p < kFull; p += w)
+            sum = TOps.MultiplyAdd(TOps.Load(ref Unsafe.Add(ref x, p)), TOps.Load(ref Unsafe.Add(ref y, p)), sum);
+        if (kFull < k)
+        {
+            TVec xt = TOps.Select(tailMask, TOps.Load(ref Unsafe.Add(ref x, k - w)), TOps.Zero);
+            sum = TOps.MultiplyAdd(xt, TOps.Load(ref Unsafe.Add(ref y, k - w)), sum);
+        }
+        return TOps.Sum(sum);
+    }
+}

@@ -1,0 +1,166 @@
+using System.Numerics.Tensors;
+using MlNetConv.Kernels;
+using MlNetConv.Tensors;
+using MlNetConv.Threading;
+
+namespace MlNetConv.Layers;
+
+/// <summary>
+/// Keras's <c>Dense</c>: y = f(x·W + b). Input (D) per sample, output (units); kernel (D, units) as Keras lays it
+/// out, Glorot-uniform; bias (units), zeros. A softmax on the model's last Dense layer is fused with the loss.
+/// </summary>
+/// <example><c>new Dense(100, Activation.Relu)</c> on (3136) has 313,700 parameters.</example>
+public sealed class Dense : Layer
+{
+    /// <summary>A fully connected layer of <paramref name="units"/> outputs.</summary>
+    public Dense(int units, Activation activation = Activation.Linear, bool useBias = true, string? name = null) : base(name)
+    {
+        if (units < 1) throw new ArgumentOutOfRangeException(nameof(units), units, "Dense needs at least one unit.");
+        if (!Enum.IsDefined(activation)) throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+        Units = units;
+        Activation = activation;
+        UseBias = useBias;
+    }
+
+    /// <summary>Outputs per sample.</summary>
+    public int Units { get; }
+
+    /// <summary>Applied after the bias.</summary>
+    public Activation Activation { get; }
+
+    /// <summary>Whether a bias per unit is added.</summary>
+    public bool UseBias { get; }
+
+    /// <inheritdoc />
+    public override string TypeName => "Dense";
+
+    internal override Activation OutputActivation => Activation;
+
+    private int Inputs => InputShape.Size;
+
+    /// <inheritdoc />
+    public override int ParameterCount => Inputs * Units + (UseBias ? Units : 0);
+
+    /// <summary>The kernel, laid out (inputs, units).</summary>
+    public ReadOnlySpan<float> Kernel => Parameters.AsSpan(0, Inputs * Units);
+
+    /// <summary>The bias per unit (empty without bias).</summary>
+    public ReadOnlySpan<float> Bias => UseBias ? Parameters.AsSpan(Inputs * Units, Units) : default;
+
+    /// <inheritdoc />
+    public override Shape ComputeOutputShape(Shape input)
+    {
+        if (input.Rank != 1) throw ShapeError(input, "Dense needs a flat input; put a Flatten layer before it");
+        return Shape.Vector(Units);
+    }
+
+    internal override void InitializeParameters(Random random)
+    {
+        GlorotUniform(Parameters.AsSpan(0, Inputs * Units), Inputs, Units, random);
+        Parameters.AsSpan(Inputs * Units).Clear();
+    }
+
+    internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) => new Buffers(this, threads);
+
+    internal override void Forward(LayerPass pass)
+    {
+        var buffers = ((Buffers)pass.Buffers!).Bind(pass);
+        pass.Pool.Run(buffers.ForwardWork, buffers.RowChunks);
+    }
+
+    internal override void Backward(LayerPass pass)
+    {
+        var buffers = ((Buffers)pass.Buffers!).Bind(pass);
+        int n = pass.Batch;
+        Span<float> dz = pass.OutputGradient.AsSpan(0, n * Units);
+        if (!OutputGradientIsPreActivation)
+            Activations.Backward(Activation, pass.Output.AsSpan(0, n * Units), dz, dz, Units);
+        if (UseBias)
+        {
+            Span<float> dBias = Gradients.AsSpan(Inputs * Units, Units);
+            dz[..Units].CopyTo(dBias);
+            for (int row = 1; row < n; row++) TensorPrimitives.Add(dBias, dz.Slice(row * Units, Units), dBias);
+        }
+        pass.Pool.Run(buffers.BackwardWork, buffers.WeightBlocks + (pass.InputGradient is null ? 0 : buffers.RowChunks));
+    }
+
+    internal override void WriteConfig(BinaryWriter writer)
+    {
+        writer.Write(Units);
+        writer.Write((byte)Activation);
+        writer.Write(UseBias);
+    }
+
+    internal static Dense ReadConfig(BinaryReader reader, string name) =>
+        new(reader.ReadInt32(), (Activation)reader.ReadByte(), reader.ReadBoolean(), name);
+
+    private sealed class Buffers : LayerBuffers
+    {
+        // Rows of dW per work item: enough work per item to be worth a hand-off, enough items to share.
+        private const int WeightRowsPerBlock = 64;
+
+        private readonly Dense layer;
+        private readonly int threads;
+        private LayerPass pass = null!;
+
+        public Buffers(Dense layer, int threads)
+        {
+            this.layer = layer;
+            this.threads = threads;
+            ForwardWork = new Work<Buffers>(this, static (b, chunk) => b.ForwardRows(chunk));
+            BackwardWork = new Work<Buffers>(this, static (b, item) => b.BackwardItem(item));
+        }
+
+        public IParallelWork ForwardWork { get; }
+
+        public IParallelWork BackwardWork { get; }
+
+        public int RowChunks => Math.Min(pass.Batch, threads);
+
+        public int WeightBlocks => (layer.Inputs + WeightRowsPerBlock - 1) / WeightRowsPerBlock;
+
+        public Buffers Bind(LayerPass current)
+        {
+            pass = current;
+            return this;
+        }
+
+        private (int First, int Count) Rows(int chunk)
+        {
+            int first = (int)((long)chunk * pass.Batch / RowChunks), end = (int)((long)(chunk + 1) * pass.Batch / RowChunks);
+            return (first, end - first);
+        }
+
+        private void ForwardRows(int chunk)
+        {
+            var (first, count) = Rows(chunk);
+            int d = layer.Inputs, u = layer.Units;
+            Span<float> y = pass.Output.AsSpan(first * u, count * u);
+            Gemm.MultiplyNN(count, u, d, pass.Input.AsSpan(first * d, count * d), d, layer.Kernel, u, y, u, accumulate: false);
+            if (layer.UseBias)
+                for (int row = 0; row < count; row++)
+                {
+                    Span<float> r = y.Slice(row * u, u);
+                    TensorPrimitives.Add(r, layer.Bias, r);
+                }
+            Activations.Forward(layer.Activation, y, u);
+        }
+
+        private void BackwardItem(int item)
+        {
+            int n = pass.Batch, d = layer.Inputs, u = layer.Units;
+            ReadOnlySpan<float> dz = pass.OutputGradient.AsSpan(0, n * u);
+            if (item < WeightBlocks)
+            {
+                // dW[rows] = X[:, rows]ᵀ · dZ: each element sums over the batch in order, whatever the blocking.
+                int first = item * WeightRowsPerBlock, count = Math.Min(WeightRowsPerBlock, d - first);
+                Gemm.MultiplyTN(count, u, n, pass.Input.AsSpan(first, (n - 1) * d + count), d, dz, u,
+                    layer.Gradients.AsSpan(first * u, count * u), u, accumulate: false);
+                return;
+            }
+            var (row, rows) = Rows(item - WeightBlocks);
+            Gemm.MultiplyNT(rows, d, u, dz.Slice(row * u, rows * u), u, layer.Kernel, u,
+                pass.InputGradient.AsSpan(row * d, rows * d), d, accumulate: false);
+        }
+    }
+}

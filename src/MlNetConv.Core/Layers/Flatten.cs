@@ -1,0 +1,25 @@
+using MlNetConv.Tensors;
+
+namespace MlNetConv.Layers;
+
+/// <summary>Keras's <c>Flatten</c>: (C, H, W) → (C·H·W), in channels-first order. No parameters.</summary>
+public sealed class Flatten(string? name = null) : Layer(name)
+{
+    /// <inheritdoc />
+    public override string TypeName => "Flatten";
+
+    /// <inheritdoc />
+    public override Shape ComputeOutputShape(Shape input) => Shape.Vector(input.Size);
+
+    internal override void Forward(LayerPass pass) =>
+        pass.Input.AsSpan(0, pass.Batch * InputShape.Size).CopyTo(pass.Output);
+
+    internal override void Backward(LayerPass pass) =>
+        pass.OutputGradient.AsSpan(0, pass.Batch * InputShape.Size).CopyTo(pass.InputGradient);
+
+    internal override void WriteConfig(BinaryWriter writer)
+    {
+    }
+
+    internal static Flatten ReadConfig(BinaryReader reader, string name) => new(name);
+}

@@ -1,0 +1,113 @@
+using MlNetConv.Geometry;
+using MlNetConv.Tensors;
+using MlNetConv.Threading;
+
+namespace MlNetConv.Layers;
+
+/// <summary>
+/// What Keras's 2-D pooling layers share: a window (default 2×2), strides (default: the window), padding
+/// (default valid), shape arithmetic and the per-image parallel loop. Input (C, H, W), output (C, OH, OW).
+/// </summary>
+public abstract class Pooling2D : Layer
+{
+    private protected Pooling2D((int Rows, int Columns) poolSize, (int Rows, int Columns)? strides, Padding padding, string? name)
+        : base(name)
+    {
+        if (poolSize.Rows < 1 || poolSize.Columns < 1)
+            throw new ArgumentOutOfRangeException(nameof(poolSize), poolSize, "Pool sizes must be positive.");
+        var s = strides ?? poolSize;
+        if (s.Rows < 1 || s.Columns < 1) throw new ArgumentOutOfRangeException(nameof(strides), s, "Pooling strides must be positive.");
+        if (padding == Padding.Full) throw new ArgumentException("Pooling takes Valid or Same padding, as Keras does.", nameof(padding));
+        PoolSize = poolSize;
+        Strides = s;
+        Padding = padding;
+    }
+
+    /// <summary>Window rows and columns.</summary>
+    public (int Rows, int Columns) PoolSize { get; }
+
+    /// <summary>Step between windows, rows and columns.</summary>
+    public (int Rows, int Columns) Strides { get; }
+
+    /// <summary>Valid or Same (Keras offsets).</summary>
+    public Padding Padding { get; }
+
+    /// <summary>The window over one channel (after building).</summary>
+    public Window2D Window { get; private set; }
+
+    /// <inheritdoc />
+    public override Shape ComputeOutputShape(Shape input)
+    {
+        if (input.Rank != 3) throw ShapeError(input, "it needs an image shape (channels, height, width)");
+        if (Padding == Padding.Valid && (input.Height < PoolSize.Rows || input.Width < PoolSize.Columns))
+            throw ShapeError(input, $"a {PoolSize.Rows}×{PoolSize.Columns} pool with valid padding needs at least that many rows and columns");
+        Window = Window2D.Create(input.Height, input.Width, PoolSize.Rows, PoolSize.Columns, Strides.Rows, Strides.Columns, Padding);
+        return Shape.Image(input.Channels, Window.Rows.Output, Window.Columns.Output);
+    }
+
+    internal override void Forward(LayerPass pass) => pass.Pool.Run(((PoolBuffers)pass.Buffers!).Bind(pass).ForwardWork, pass.Batch);
+
+    internal override void Backward(LayerPass pass) => pass.Pool.Run(((PoolBuffers)pass.Buffers!).Bind(pass).BackwardWork, pass.Batch);
+
+    internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) =>
+        new PoolBuffers(this, training ? CreateIndexBuffer(capacity) : null);
+
+    /// <summary>Per-output indices the backward pass needs (max pooling), or null.</summary>
+    private protected virtual int[]? CreateIndexBuffer(int capacity) => null;
+
+    private protected abstract void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices);
+
+    private protected abstract void BackwardImage(ReadOnlySpan<float> dy, ReadOnlySpan<int> indices, Span<float> dx);
+
+    internal override void WriteConfig(BinaryWriter writer)
+    {
+        writer.Write(PoolSize.Rows);
+        writer.Write(PoolSize.Columns);
+        writer.Write(Strides.Rows);
+        writer.Write(Strides.Columns);
+        writer.Write((byte)Padding);
+    }
+
+    private protected static ((int, int) Pool, (int, int) Strides, Padding Padding) ReadPoolingConfig(BinaryReader reader) =>
+        ((reader.ReadInt32(), reader.ReadInt32()), (reader.ReadInt32(), reader.ReadInt32()), (Padding)reader.ReadByte());
+
+    private sealed class PoolBuffers : LayerBuffers
+    {
+        private readonly Pooling2D layer;
+        private readonly int[]? indices;
+        private LayerPass pass = null!;
+
+        public PoolBuffers(Pooling2D layer, int[]? indices)
+        {
+            this.layer = layer;
+            this.indices = indices;
+            ForwardWork = new Work<PoolBuffers>(this, static (b, n) => b.Forward(n));
+            BackwardWork = new Work<PoolBuffers>(this, static (b, n) => b.Backward(n));
+        }
+
+        public IParallelWork ForwardWork { get; }
+
+        public IParallelWork BackwardWork { get; }
+
+        public PoolBuffers Bind(LayerPass current)
+        {
+            pass = current;
+            return this;
+        }
+
+        private void Forward(int n)
+        {
+            int inSize = layer.InputShape.Size, outSize = layer.OutputShape.Size;
+            layer.ForwardImage(pass.Input.AsSpan(n * inSize, inSize), pass.Output.AsSpan(n * outSize, outSize),
+                indices is null ? default : indices.AsSpan(n * outSize, outSize));
+        }
+
+        private void Backward(int n)
+        {
+            if (pass.InputGradient is not { } dx) return;
+            int inSize = layer.InputShape.Size, outSize = layer.OutputShape.Size;
+            layer.BackwardImage(pass.OutputGradient.AsSpan(n * outSize, outSize),
+                indices is null ? default : indices.AsSpan(n * outSize, outSize), dx.AsSpan(n * inSize, inSize));
+        }
+    }
+}

@@ -1,0 +1,48 @@
+using System.Numerics.Tensors;
+
+namespace MlNetConv.Training;
+
+/// <summary>
+/// Adam with Keras's defaults and update rule (keras/src/optimizers/adam.py):
+/// m ← m + (g − m)(1 − β₁), v ← v + (g² − v)(1 − β₂), α = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ), θ ← θ − α·m / (√v + ε).
+/// Note ε = 1e-7 (Keras), not PyTorch's 1e-8, and ε is added outside the bias correction as Keras does.
+/// </summary>
+public sealed class Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f)
+    : Optimizer(learningRate)
+{
+    private float[] m = [], v = [], scratch = [];
+
+    /// <summary>Decay of the first moment.</summary>
+    public float Beta1 { get; } = beta1 is > 0 and < 1 ? beta1 : throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in (0, 1).");
+
+    /// <summary>Decay of the second moment.</summary>
+    public float Beta2 { get; } = beta2 is > 0 and < 1 ? beta2 : throw new ArgumentOutOfRangeException(nameof(beta2), beta2, "beta2 must be in (0, 1).");
+
+    /// <summary>Added to √v to keep the step finite.</summary>
+    public float Epsilon { get; } = epsilon > 0 ? epsilon : throw new ArgumentOutOfRangeException(nameof(epsilon), epsilon, "epsilon must be positive.");
+
+    internal override void Prepare(int parameterCount)
+    {
+        if (m.Length == parameterCount) return;
+        m = new float[parameterCount];
+        v = new float[parameterCount];
+        scratch = new float[parameterCount];
+        Iterations = 0;
+    }
+
+    internal override void Step(Span<float> parameters, ReadOnlySpan<float> gradients)
+    {
+        Iterations++;
+        float alpha = (float)(LearningRate * Math.Sqrt(1 - Math.Pow(Beta2, Iterations)) / (1 - Math.Pow(Beta1, Iterations)));
+        Span<float> t = scratch;
+        TensorPrimitives.Subtract(gradients, m, t);
+        TensorPrimitives.MultiplyAdd(t, 1 - Beta1, m, m);
+        TensorPrimitives.Multiply(gradients, gradients, t);
+        TensorPrimitives.Subtract(t, v, t);
+        TensorPrimitives.MultiplyAdd(t, 1 - Beta2, v, v);
+        TensorPrimitives.Sqrt(v, t);
+        TensorPrimitives.Add(t, Epsilon, t);
+        TensorPrimitives.Divide(m, t, t);
+        TensorPrimitives.MultiplyAdd(t, -alpha, parameters, parameters);
+    }
+}
