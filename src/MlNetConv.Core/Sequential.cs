@@ -156,13 +156,7 @@ public sealed class Sequential
             options.ValidationData is { } v ? (v, 0, v.Count) : validationCount > 0 ? (train, trainCount, validationCount) : null;
 
         Optimizer optimizer = options.Optimizer ?? new Adam();
-        optimizer.Prepare(parameters.Length);
-        int capacity = Math.Min(options.BatchSize, trainCount);
-        if (trainingWorkspace is null || trainingWorkspace.Capacity != capacity || trainingWorkspace.Threads != threads)
-            trainingWorkspace = new Workspace(layers, capacity, training: true, threads);
-        Workspace ws = trainingWorkspace;
-        Layer output = layers[^1];
-        output.OutputGradientIsPreActivation = output.OutputActivation == Activation.Softmax;
+        Workspace ws = PrepareTraining(Math.Min(options.BatchSize, trainCount), optimizer);
 
         var history = new List<EpochResult>();
         EarlyStopping? stopping = options.EarlyStopping;
@@ -183,15 +177,8 @@ public sealed class Sequential
             {
                 int start = batch * options.BatchSize, n = Math.Min(options.BatchSize, trainCount - start);
                 Gather(train, order.AsSpan(start, n), ws);
-                RunForward(ws, n, training: true);
-                float loss = LossAndGradient(ws, n);
-                if (!float.IsFinite(loss))
-                    throw new InvalidOperationException(
-                        $"The training loss became {loss} at epoch {epoch}, batch {batch + 1} of {batchCount}: training diverged. " +
-                        "Lower the learning rate or check the inputs' scale.");
-                correct += CountCorrect(ws, n);
-                RunBackward(ws, n);
-                optimizer.Step(parameters, gradients);
+                var (loss, batchCorrect) = TrainStep(ws, n, optimizer, $"epoch {epoch}, batch {batch + 1} of {batchCount}");
+                correct += batchCorrect;
                 lossSum += loss * (double)n;
                 seen += n;
                 options.BatchProgress?.Report(new BatchProgress(epoch, batch + 1, batchCount, seen, lossSum / seen, (double)correct / seen, clock.Elapsed));
@@ -224,6 +211,29 @@ public sealed class Sequential
             restored = true;
         }
         return new TrainingHistory(history, bestEpoch, stoppedEarly, restored);
+    }
+
+    /// <summary>
+    /// One gradient step on one batch (Keras's <c>train_on_batch</c>): forward in training mode, loss, backward, update.
+    /// Returns the batch's mean loss and how many samples it classified correctly. Allocates nothing once warmed up.
+    /// </summary>
+    public (float Loss, int Correct) TrainOnBatch(ReadOnlySpan<float> features, ReadOnlySpan<int> labels, Optimizer optimizer)
+    {
+        ArgumentNullException.ThrowIfNull(optimizer);
+        EnsureClassifier();
+        int n = labels.Length;
+        if (n == 0) throw new ArgumentException("A batch needs at least one sample.", nameof(labels));
+        if (features.Length != (long)n * InputShape.Size)
+            throw new ArgumentException($"{n} labels need {(long)n * InputShape.Size} feature values of shape {InputShape}; got {features.Length}.", nameof(features));
+        Dataset.EnsureFinite(features, InputShape.Size, "training");
+        foreach (int label in labels)
+            if ((uint)label >= (uint)ClassCount) throw new ArgumentException($"Label {label} is outside the model's {ClassCount} classes (0..{ClassCount - 1}).", nameof(labels));
+        Workspace ws = trainingWorkspace is { } current && current.Capacity >= n && current.Threads == threads
+            ? PrepareTraining(current.Capacity, optimizer)
+            : PrepareTraining(n, optimizer);
+        features.CopyTo(ws.Input);
+        labels.CopyTo(ws.Labels);
+        return TrainStep(ws, n, optimizer, "this batch");
     }
 
     /// <summary>Loss and accuracy over <paramref name="data"/> in inference mode (dropout off).</summary>
@@ -357,6 +367,29 @@ public sealed class Sequential
         {
             ReturnInferenceWorkspace(ws);
         }
+    }
+
+    private Workspace PrepareTraining(int capacity, Optimizer optimizer)
+    {
+        optimizer.Prepare(parameters.Length);
+        if (trainingWorkspace is null || trainingWorkspace.Capacity != capacity || trainingWorkspace.Threads != threads)
+            trainingWorkspace = new Workspace(layers, capacity, training: true, threads);
+        Layer output = layers[^1];
+        output.OutputGradientIsPreActivation = output.OutputActivation == Activation.Softmax;
+        return trainingWorkspace;
+    }
+
+    private (float Loss, int Correct) TrainStep(Workspace ws, int n, Optimizer optimizer, string where)
+    {
+        RunForward(ws, n, training: true);
+        float loss = LossAndGradient(ws, n);
+        if (!float.IsFinite(loss))
+            throw new InvalidOperationException(
+                $"The training loss became {loss} at {where}: training diverged. Lower the learning rate or check the inputs' scale.");
+        int correct = CountCorrect(ws, n);
+        RunBackward(ws, n);
+        optimizer.Step(parameters, gradients);
+        return (loss, correct);
     }
 
     private static void Gather(Dataset data, ReadOnlySpan<int> indices, Workspace ws)

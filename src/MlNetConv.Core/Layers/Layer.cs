@@ -50,7 +50,9 @@ public abstract partial class Layer
     /// <summary>The output shape for an input shape, or an <see cref="ArgumentException"/> naming this layer and the shapes.</summary>
     public abstract Shape ComputeOutputShape(Shape input);
 
-    internal string DefaultNamePrefix => SnakeCase().Replace(TypeName, "$1_$2").ToLowerInvariant();
+    /// <summary>Keras's to_snake_case: "Conv2D" → "conv2d", "MaxPooling2D" → "max_pooling2d".</summary>
+    internal string DefaultNamePrefix =>
+        LowerUpper().Replace(WordStart().Replace(TypeName, "$1_$2"), "$1_$2").ToLowerInvariant();
 
     internal void Build(Shape input)
     {
@@ -91,8 +93,11 @@ public abstract partial class Layer
         for (int i = 0; i < weights.Length; i++) weights[i] = (float)(random.NextDouble() * 2 - 1) * limit;
     }
 
-    [GeneratedRegex("([a-z0-9])([A-Z])")]
-    private static partial Regex SnakeCase();
+    [GeneratedRegex("(.)([A-Z][a-z]+)")]
+    private static partial Regex WordStart();
+
+    [GeneratedRegex("([a-z])([A-Z])")]
+    private static partial Regex LowerUpper();
 }
 
 /// <summary>Per-batch scratch of one layer in one workspace (im2col matrices, winning indices, dropout masks).</summary>

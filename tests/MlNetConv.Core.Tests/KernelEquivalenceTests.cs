@@ -1,0 +1,99 @@
+using MlNetConv.Geometry;
+using MlNetConv.Kernels;
+using MlNetConv.Kernels.Reference;
+using MlNetConv.Layers;
+
+namespace MlNetConv.Tests;
+
+/// <summary>
+/// The fast kernels against the plain references, at every register width in this one process (a width the CPU lacks
+/// still runs, emulated), on size sweeps that hit every vector tail. CI also runs these with AVX-512, AVX2 and all
+/// intrinsics switched off, so the widths run natively too.
+/// </summary>
+public class KernelEquivalenceTests
+{
+    public static TheoryData<SimdWidth> Widths() => new() { SimdWidth.Vector512, SimdWidth.Vector256, SimdWidth.Vector128, SimdWidth.Scalar };
+
+    private const float Tolerance = 1e-5f;
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void MatrixProductsMatchTheReference(SimdWidth width)
+    {
+        int[] sizes = [1, 2, 3, 4, 5, 7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49];
+        var random = new Random(1);
+        for (int trial = 0; trial < 120; trial++)
+        {
+            int m = sizes[random.Next(sizes.Length)], n = sizes[random.Next(sizes.Length)], k = sizes[random.Next(sizes.Length)];
+            int pad = random.Next(3); // leading dimensions wider than the matrices
+            bool accumulate = trial % 2 == 1;
+            float[] a = TestData.Random((m + pad) * (k + pad), trial), b = TestData.Random((k + pad) * (n + pad), trial + 1000);
+            float[] start = TestData.Random(m * (n + pad), trial + 2000);
+
+            float[] expected = start.ToArray(), actual = start.ToArray();
+            GemmReference.MultiplyNN(m, n, k, a, k + pad, b, n + pad, expected, n + pad, accumulate);
+            Gemm.MultiplyNN(m, n, k, a, k + pad, b, n + pad, actual, n + pad, accumulate, width);
+            TestData.AssertClose(expected, actual, Tolerance, $"NN {m}×{n}×{k} {width}");
+
+            expected = start.ToArray(); actual = start.ToArray();
+            GemmReference.MultiplyTN(m, n, k, a, m + pad, b, n + pad, expected, n + pad, accumulate);
+            Gemm.MultiplyTN(m, n, k, a, m + pad, b, n + pad, actual, n + pad, accumulate, width);
+            TestData.AssertClose(expected, actual, Tolerance, $"TN {m}×{n}×{k} {width}");
+
+            expected = start.ToArray(); actual = start.ToArray();
+            GemmReference.MultiplyNT(m, n, k, a, k + pad, b, k + pad, expected, n + pad, accumulate);
+            Gemm.MultiplyNT(m, n, k, a, k + pad, b, k + pad, actual, n + pad, accumulate, width);
+            TestData.AssertClose(expected, actual, Tolerance, $"NT {m}×{n}×{k} {width}");
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ConvolutionKernelsMatchTheReference(SimdWidth width)
+    {
+        var random = new Random(2);
+        for (int trial = 0; trial < 60; trial++)
+        {
+            int c = random.Next(1, 5), h = random.Next(1, 12), w = random.Next(1, 20), k = random.Next(1, 7);
+            int kr = random.Next(1, 5), kc = random.Next(1, 5), sr = random.Next(1, 4), sc = random.Next(1, 4);
+            var padding = random.Next(2) == 0 ? Padding.Same : Padding.Valid;
+            if (padding == Padding.Valid && (kr > h || kc > w)) padding = Padding.Same;
+            var shape = ConvShape.Create(c, h, w, k, kr, kc, sr, sc, padding);
+            string what = $"C{c} {h}×{w} K{k} {kr}×{kc} stride {sr}×{sc} {padding} {width}";
+            float[] x = TestData.Random(shape.InputSize, trial), weights = TestData.Random(shape.WeightCount, trial + 1), bias = TestData.Random(k, trial + 2);
+            float[] dy = TestData.Random(shape.OutputSize, trial + 3);
+            var columns = new float[shape.ColumnsSize];
+
+            float[] expectedY = new float[shape.OutputSize], actualY = new float[shape.OutputSize];
+            Conv2DReference.Forward(x, weights, bias, expectedY, shape);
+            Conv2DKernels.Forward(x, weights, bias, actualY, columns, shape, width);
+            TestData.AssertClose(expectedY, actualY, Tolerance, "forward " + what);
+
+            float[] expectedW = new float[shape.WeightCount], actualW = new float[shape.WeightCount];
+            float[] expectedB = new float[k], actualB = new float[k];
+            Conv2DReference.BackwardWeights(x, dy, expectedW, expectedB, shape);
+            Conv2DKernels.BackwardWeights(dy, columns, actualW, actualB, shape, width);
+            TestData.AssertClose(expectedW, actualW, Tolerance, "dW " + what);
+            TestData.AssertClose(expectedB, actualB, Tolerance, "dB " + what);
+
+            float[] expectedX = new float[shape.InputSize], actualX = TestData.Random(shape.InputSize, 9); // stale values must be overwritten
+            Conv2DReference.BackwardInput(dy, weights, expectedX, shape);
+            Conv2DKernels.BackwardInput(dy, weights, actualX, columns, shape, width);
+            TestData.AssertClose(expectedX, actualX, Tolerance, "dX " + what);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ReluBackwardMatchesTheDefinitionAtEveryLength(SimdWidth width)
+    {
+        for (int length = 0; length <= 70; length++)
+        {
+            float[] a = TestData.Random(length, length), da = TestData.Random(length, length + 100);
+            if (length > 3) a[3] = 0; // the kink itself passes no gradient
+            var dz = new float[length];
+            Activations.Backward(Activation.Relu, a, da, dz, Math.Max(length, 1), width);
+            for (int i = 0; i < length; i++) Assert.Equal(a[i] > 0 ? da[i] : 0f, dz[i]);
+        }
+    }
+}

@@ -1,0 +1,60 @@
+using MlNetConv.Layers;
+using MlNetConv.Tensors;
+using MlNetConv.Threading;
+
+namespace MlNetConv.Tests;
+
+/// <summary>Runs one layer on its own, outside a model, with parameters and buffers the test controls.</summary>
+internal sealed class LayerHarness
+{
+    private readonly LayerPass pass;
+
+    public LayerHarness(Layer layer, Shape input, int batch, int seed = 7, int threads = 2)
+    {
+        Layer = layer;
+        Batch = batch;
+        layer.Build(input);
+        Parameters = new float[layer.ParameterCount];
+        Gradients = new float[layer.ParameterCount];
+        layer.BindParameters(Parameters, Gradients);
+        layer.InitializeParameters(new Random(seed));
+        pass = new LayerPass
+        {
+            Input = new float[batch * input.Size],
+            Output = new float[batch * layer.OutputShape.Size],
+            OutputGradient = new float[batch * layer.OutputShape.Size],
+            InputGradient = new float[batch * input.Size],
+            Buffers = layer.CreateBuffers(batch, training: true, threads),
+            Pool = WorkerPool.ForThreads(threads),
+            Batch = batch,
+            Training = true,
+        };
+    }
+
+    public Layer Layer { get; }
+
+    public int Batch { get; }
+
+    public float[] Parameters { get; }
+
+    public float[] Gradients { get; }
+
+    public float[] Input => pass.Input;
+
+    public float[] Forward(ReadOnlySpan<float> x, bool training = true, int dropoutSeed = 99)
+    {
+        x.CopyTo(pass.Input);
+        pass.Training = training;
+        pass.Random = new Random(dropoutSeed);
+        Layer.Forward(pass);
+        return pass.Output.ToArray();
+    }
+
+    /// <summary>Backward from dY after a Forward; returns dX (parameter gradients land in <see cref="Gradients"/>).</summary>
+    public float[] Backward(ReadOnlySpan<float> dy)
+    {
+        dy.CopyTo(pass.OutputGradient);
+        Layer.Backward(pass);
+        return pass.InputGradient!.ToArray();
+    }
+}

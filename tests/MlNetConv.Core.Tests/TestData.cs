@@ -1,0 +1,48 @@
+using MlNetConv.Data;
+using MlNetConv.Training;
+
+namespace MlNetConv.Tests;
+
+/// <summary>Real Fashion-MNIST images from the subset the repository ships, loaded once per test run.</summary>
+internal static class TestData
+{
+    private static readonly Lazy<(Dataset Train, Dataset Test)> Subset = new(() => FashionMnist.Load(SubsetDirectory));
+
+    public static string SubsetDirectory
+    {
+        get
+        {
+            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            {
+                string candidate = Path.Combine(dir.FullName, "data", "fashion-mnist-subset");
+                if (Directory.Exists(candidate)) return candidate;
+            }
+            throw new DirectoryNotFoundException("data/fashion-mnist-subset not found above " + AppContext.BaseDirectory);
+        }
+    }
+
+    public static Dataset Train => Subset.Value.Train;
+
+    public static Dataset Test => Subset.Value.Test;
+
+    /// <summary>Uniform values in [−scale, scale) from a fixed seed.</summary>
+    public static float[] Random(int length, int seed, float scale = 1f)
+    {
+        var random = new Random(seed);
+        var values = new float[length];
+        for (int i = 0; i < length; i++) values[i] = (float)(random.NextDouble() * 2 - 1) * scale;
+        return values;
+    }
+
+    /// <summary>Asserts |a − b| ≤ tolerance·max(1, |b|) element by element, naming the first index that differs.</summary>
+    public static void AssertClose(ReadOnlySpan<float> expected, ReadOnlySpan<float> actual, float tolerance, string what)
+    {
+        Assert.Equal(expected.Length, actual.Length);
+        for (int i = 0; i < expected.Length; i++)
+        {
+            float limit = tolerance * Math.Max(1f, Math.Abs(expected[i]));
+            if (!(Math.Abs(expected[i] - actual[i]) <= limit))
+                Assert.Fail($"{what}: element {i} is {actual[i]}, expected {expected[i]} (tolerance {limit}).");
+        }
+    }
+}
