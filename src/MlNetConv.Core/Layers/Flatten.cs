@@ -14,8 +14,10 @@ public sealed class Flatten(string? name = null) : Layer(name)
     internal override void Forward(LayerPass pass) =>
         pass.Input.AsSpan(0, pass.Batch * InputShape.Size).CopyTo(pass.Output);
 
-    internal override void Backward(LayerPass pass) =>
-        pass.OutputGradient.AsSpan(0, pass.Batch * InputShape.Size).CopyTo(pass.InputGradient);
+    internal override void Backward(LayerPass pass)
+    {
+        if (pass.InputGradient is not null) pass.OutputGradient.AsSpan(0, pass.Batch * InputShape.Size).CopyTo(pass.InputGradient);
+    }
 
     internal override void WriteConfig(BinaryWriter writer)
     {

@@ -1,0 +1,55 @@
+using MlNetConv.Training;
+
+namespace MlNetConv.Tests;
+
+public class OptimizerTests
+{
+    [Fact]
+    public void AdamFollowsKerasUpdateRule()
+    {
+        var adam = new Adam();
+        Assert.Equal((1e-3f, 0.9f, 0.999f, 1e-7f), (adam.LearningRate, adam.Beta1, adam.Beta2, adam.Epsilon));
+        adam.Prepare(2);
+        float[] p = [1f, -2f];
+        float[][] grads = [[0.5f, -1e-3f], [0.25f, 2f]];
+        double m0 = 0, v0 = 0, m1 = 0, v1 = 0, p0 = 1, p1 = -2;
+        for (int t = 1; t <= 2; t++)
+        {
+            adam.Step(p, grads[t - 1]);
+            double alpha = 1e-3 * Math.Sqrt(1 - Math.Pow(0.999, t)) / (1 - Math.Pow(0.9, t));
+            m0 += (grads[t - 1][0] - m0) * 0.1; v0 += (grads[t - 1][0] * (double)grads[t - 1][0] - v0) * 0.001;
+            m1 += (grads[t - 1][1] - m1) * 0.1; v1 += (grads[t - 1][1] * (double)grads[t - 1][1] - v1) * 0.001;
+            p0 -= alpha * m0 / (Math.Sqrt(v0) + 1e-7);
+            p1 -= alpha * m1 / (Math.Sqrt(v1) + 1e-7);
+        }
+        Assert.Equal(p0, p[0], 6);
+        Assert.Equal(p1, p[1], 6);
+    }
+
+    [Theory]
+    [InlineData(0f, false)]
+    [InlineData(0.9f, false)]
+    [InlineData(0.9f, true)]
+    public void SgdFollowsKerasUpdateRule(float momentum, bool nesterov)
+    {
+        var sgd = new Sgd(0.1f, momentum, nesterov);
+        sgd.Prepare(1);
+        float[] p = [1f];
+        double expected = 1, velocity = 0;
+        foreach (float g in new[] { 0.5f, -0.25f, 1f })
+        {
+            sgd.Step(p, [g]);
+            velocity = momentum * velocity - 0.1 * g;
+            expected += momentum == 0 ? -0.1 * g : nesterov ? momentum * velocity - 0.1 * g : velocity;
+        }
+        Assert.Equal(expected, p[0], 5);
+    }
+
+    [Fact]
+    public void InvalidSettingsAreRefused()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(learningRate: 0));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(beta1: 1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(momentum: -0.1f));
+    }
+}

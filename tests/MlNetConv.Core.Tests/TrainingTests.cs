@@ -1,0 +1,121 @@
+using MlNetConv.Data;
+using MlNetConv.Layers;
+using MlNetConv.Training;
+
+namespace MlNetConv.Tests;
+
+public class TrainingTests
+{
+    [Fact]
+    public void TextbookModelLearnsFashionMnist()
+    {
+        Dataset train = TestData.Train.Slice(0, 3000), test = TestData.Test;
+        var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 1);
+        double before = model.Evaluate(test).Loss;
+        var history = model.Fit(train, new FitOptions { Epochs = 2, ValidationSplit = 0.1 });
+        EvaluationResult after = model.Evaluate(test);
+
+        Assert.Equal(2, history.Epochs.Count);
+        Assert.True(history.Epochs[1].Loss < history.Epochs[0].Loss, "the training loss falls from epoch 1 to 2");
+        Assert.True(after.Loss < before * 0.5, $"test loss {before:F3} before training, {after.Loss:F3} after");
+        Assert.True(after.Accuracy > 0.7, $"test accuracy {after.Accuracy:F3} after 2 epochs on 2,700 images (chance is 0.1)");
+        Assert.True(history.Epochs[1].ValidationAccuracy > 0.6);
+    }
+
+    [Fact]
+    public void ResultsAreIdenticalForOneAndTwoThreads()
+    {
+        Dataset train = TestData.Train.Slice(0, 320);
+        float[] Train(int threads)
+        {
+            var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 5) { Threads = threads };
+            model.Fit(train, new FitOptions { Epochs = 1, BatchSize = 32 });
+            return model.ParameterBuffer.ToArray();
+        }
+        float[] one = Train(1), two = Train(2);
+        Assert.True(one.AsSpan().SequenceEqual(two), "weights after training differ between 1 and 2 threads");
+    }
+
+    [Fact]
+    public void SameSeedSameWeightsAndPredictionsAcrossThreadsAndBatchSizes()
+    {
+        var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 3);
+        float[] x = TestData.Test.Features.AsSpan(0, 37 * 784).ToArray();
+        float[] serial = model.Predict(x, batchSize: 37);
+        float[] small = model.Predict(x, batchSize: 5);
+        Assert.Equal(serial, small);
+        var parallel = new float[4][];
+        Parallel.For(0, 4, i => parallel[i] = model.Predict(x, batchSize: 8));
+        foreach (float[] p in parallel) Assert.Equal(serial, p);
+        Assert.Equal(model.ParameterBuffer, new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 3).ParameterBuffer);
+    }
+
+    [Fact]
+    public void PredictionsAreProbabilities()
+    {
+        var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn());
+        float[] p = model.Predict(TestData.Test.Features.AsSpan(0, 10 * 784).ToArray());
+        for (int i = 0; i < 10; i++) Assert.Equal(1.0, p.AsSpan(i * 10, 10).ToArray().Sum(), 4);
+    }
+
+    [Fact]
+    public void EarlyStoppingStopsAndRestoresTheBestEpoch()
+    {
+        Dataset train = TestData.Train.Slice(0, 256);
+        var options = new FitOptions { Epochs = 5, ValidationSplit = 0.25, EarlyStopping = new EarlyStopping(Patience: 1, RestoreBestWeights: true, MinDelta: 1e9) };
+        var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 9);
+        // No epoch can improve by 1e9, so epoch 1 stays best and epoch 2 ends training.
+        var history = model.Fit(train, options);
+        Assert.Equal(2, history.Epochs.Count);
+        Assert.Equal(1, history.BestEpoch);
+        Assert.True(history.StoppedEarly);
+        Assert.True(history.RestoredBestWeights);
+
+        var oneEpoch = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 9);
+        oneEpoch.Fit(train, new FitOptions { Epochs = 1, ValidationSplit = 0.25 });
+        Assert.Equal(oneEpoch.ParameterBuffer, model.ParameterBuffer);
+    }
+
+    [Fact]
+    public void ProgressIsReportedPerEpochAndPerBatch()
+    {
+        var epochs = new List<EpochResult>();
+        var batches = new List<BatchProgress>();
+        var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn());
+        model.Fit(TestData.Train.Slice(0, 100), new FitOptions { Epochs = 2, BatchSize = 32, BatchProgress = new Collect<BatchProgress>(batches) },
+            new Collect<EpochResult>(epochs));
+        Assert.Equal([1, 2], epochs.Select(e => e.Epoch));
+        Assert.Equal(8, batches.Count);
+        Assert.Equal([32, 64, 96, 100], batches.Take(4).Select(b => b.SamplesSeen));
+        Assert.All(epochs, e => Assert.Null(e.ValidationLoss));
+    }
+
+    [Fact]
+    public void CancellationStopsTraining()
+    {
+        using var cancel = new CancellationTokenSource();
+        var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn());
+        var options = new FitOptions { Epochs = 3, BatchProgress = new Collect<BatchProgress>([], _ => cancel.Cancel()) };
+        Assert.Throws<OperationCanceledException>(() => model.Fit(TestData.Train.Slice(0, 200), options, cancellationToken: cancel.Token));
+    }
+
+    [Fact]
+    public void SgdWithNesterovMomentumAlsoTrains()
+    {
+        var model = new Sequential(FashionMnist.ImageShape,
+            [new Conv2D(8, 3, 2, activation: Activation.Relu), new AveragePooling2D(2), new Flatten(), new Dense(10)], seed: 2);
+        Dataset train = TestData.Train.Slice(0, 1000);
+        double before = model.Evaluate(train).Loss;
+        model.Fit(train, new FitOptions { Epochs = 2, Optimizer = new Sgd(0.05f, 0.9f, nesterov: true) });
+        Assert.True(model.Evaluate(train).Loss < before * 0.7);
+    }
+
+    private sealed class Collect<T>(List<T> sink, Action<T>? also = null) : IProgress<T>
+    {
+        public void Report(T value)
+        {
+            sink.Add(value);
+            also?.Invoke(value);
+        }
+    }
+}
