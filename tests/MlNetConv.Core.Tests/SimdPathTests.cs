@@ -14,7 +14,5 @@ public class SimdPathTests
         else if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX2") == "0") Assert.Equal(SimdWidth.Vector128, best);
         else if (Environment.GetEnvironmentVariable("DOTNET_EnableAVX512") == "0") Assert.Equal(SimdWidth.Vector256, best);
         Assert.Equal(Vector512.IsHardwareAccelerated, best == SimdWidth.Vector512);
-        string? expected = Environment.GetEnvironmentVariable("MLNETCONV_EXPECT_SIMD");
-        if (expected is not null) Assert.Equal(expected, best.ToString());
     }
 }

@@ -1,0 +1,108 @@
+using System.Diagnostics;
+using System.Globalization;
+using MlNetConv.Data;
+using MlNetConv.Kernels;
+using MlNetConv.Training;
+
+namespace MlNetConv.Benchmarks;
+
+/// <summary>
+/// Training images/s (batch 32) and inference images/s (batch 1, 32, 256) of the textbook model on Fashion-MNIST,
+/// optionally beside the TorchSharp peer run in the same sitting.
+/// </summary>
+internal static class EndToEnd
+{
+    public static int Run(string[] args)
+    {
+        CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
+        string? data = null, peer = null;
+        int trainLimit = 12_000, epochs = 3, threads = Environment.ProcessorCount;
+        for (int i = 0; i < args.Length; i++)
+        {
+            string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
+            switch (args[i])
+            {
+                case "--data": data = Next(); break;
+                case "--peer": peer = Next(); break;
+                case "--train-limit": trainLimit = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--epochs": epochs = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                case "--threads": threads = int.Parse(Next(), CultureInfo.InvariantCulture); break;
+                default:
+                    Console.Error.WriteLine($"unknown option {args[i]}\nusage: e2e [--data DIR] [--train-limit N=12000] [--epochs N=3] [--threads N] [--peer ../shared/peers/torchsharp/run.sh]");
+                    return 2;
+            }
+        }
+        data ??= FindData();
+        var (train, test) = FashionMnist.Load(data);
+        train = train.Slice(0, Math.Min(trainLimit, train.Count));
+        Console.WriteLine($"data: {data}: train {train.Count}, test {test.Count}; SIMD {Simd.Best}; threads {threads}; {Environment.ProcessorCount} processors");
+
+        var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 42) { Threads = threads };
+        var epochRates = new List<double>();
+        model.Fit(train, new FitOptions { Epochs = epochs }, new Inline<EpochResult>(e =>
+        {
+            epochRates.Add(e.SamplesPerSecond);
+            Console.WriteLine($"epoch {e.Epoch}: {e.SamplesPerSecond:F0} img/s train, loss {e.Loss:F4}");
+        }));
+        double trainRate = Median(epochRates.Skip(epochRates.Count > 1 ? 1 : 0)); // epoch 1 includes JIT warm-up
+        double accuracy = model.Evaluate(test).Accuracy;
+
+        double Infer(int batch, int images)
+        {
+            float[] x = test.Features.AsSpan(0, images * 784).ToArray();
+            var output = new float[images * 10];
+            model.Predict(x.AsSpan(0, Math.Min(images, batch) * 784), output, batch); // warm-up
+            var rates = new List<double>();
+            for (int round = 0; round < 3; round++)
+            {
+                var clock = Stopwatch.StartNew();
+                if (batch == 1)
+                    for (int i = 0; i < images; i++) model.Predict(x.AsSpan(i * 784, 784), output.AsSpan(i * 10, 10), 1);
+                else
+                    model.Predict(x, output, batch);
+                rates.Add(images / clock.Elapsed.TotalSeconds);
+            }
+            return Median(rates);
+        }
+        double infer256 = Infer(256, test.Count), infer32 = Infer(32, test.Count), infer1 = Infer(1, 2000);
+        long peakMiB = Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
+
+        Console.WriteLine();
+        Console.WriteLine($"test accuracy after {epochs} epochs on {train.Count} images: {accuracy:F4}");
+        var rows = new List<(string Figure, double Ours, double? Peer, bool HigherIsBetter)>
+        {
+            ("training img/s, batch 32", trainRate, null, true),
+            ("inference img/s, batch 256", infer256, null, true),
+            ("inference img/s, batch 32", infer32, null, true),
+            ("inference img/s, batch 1", infer1, null, true),
+            ("peak working set MiB", peakMiB, null, false),
+        };
+        if (peer is not null) rows = Peer.Measure(peer, rows, trainLimit, epochs, threads);
+        Console.WriteLine($"{"figure",-28} {"MlNetConv",12} {"TorchSharp",12} {"ratio",8}");
+        foreach (var (figure, ours, theirs, higher) in rows)
+            Console.WriteLine($"{figure,-28} {ours,12:F0} {(theirs is { } t ? t.ToString("F0") : "-"),12} " +
+                $"{(theirs is { } p && p > 0 ? (ours / p).ToString("F2") + "×" : "-"),8}");
+        return 0;
+    }
+
+    internal static double Median(IEnumerable<double> values)
+    {
+        double[] sorted = values.Order().ToArray();
+        return sorted.Length == 0 ? double.NaN : sorted.Length % 2 == 1 ? sorted[sorted.Length / 2] : (sorted[sorted.Length / 2 - 1] + sorted[sorted.Length / 2]) / 2;
+    }
+
+    private static string FindData()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            foreach (string candidate in new[] { Path.Combine(dir.FullName, "shared", "data", "fashion-mnist"), Path.Combine(dir.FullName, "data", "fashion-mnist-subset") })
+                if (File.Exists(Path.Combine(candidate, FashionMnist.TrainFiles.Images))) return candidate;
+        }
+        throw new DirectoryNotFoundException("No Fashion-MNIST found (../shared/data/fashion-mnist or data/fashion-mnist-subset); pass --data DIR.");
+    }
+
+    private sealed class Inline<T>(Action<T> action) : IProgress<T>
+    {
+        public void Report(T value) => action(value);
+    }
+}
