@@ -67,6 +67,34 @@ public abstract partial class Layer
         Gradients = gradients;
     }
 
+    /// <summary>A new, unbuilt layer with this one's configuration and name (Keras's <c>from_config(get_config())</c>).</summary>
+    public Layer Clone()
+    {
+        using var buffer = new MemoryStream();
+        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) WriteConfig(writer);
+        buffer.Position = 0;
+        using var reader = new BinaryReader(buffer);
+        return Serialization.NetworkFormat.ReadLayerConfig(Serialization.NetworkFormat.KindOf(this), reader, Name);
+    }
+
+    /// <summary>A copy of this layer's parameters (Keras's <c>get_weights</c>, flattened): kernel first, then bias.</summary>
+    public float[] GetWeights() => Parameters.AsSpan().ToArray();
+
+    /// <summary>
+    /// Replaces this layer's parameters (Keras's <c>set_weights</c>, flattened: kernel first, then bias);
+    /// the length must be <see cref="ParameterCount"/> and every value finite.
+    /// </summary>
+    public void SetWeights(ReadOnlySpan<float> weights)
+    {
+        if (!IsBuilt) throw new InvalidOperationException($"{Describe()} has no weights until it is part of a model.");
+        if (weights.Length != ParameterCount)
+            throw new ArgumentException($"{Describe()} has {ParameterCount} parameters; got {weights.Length} values.", nameof(weights));
+        for (int i = 0; i < weights.Length; i++)
+            if (!float.IsFinite(weights[i]))
+                throw new ArgumentException($"{Describe()}: weight {i} is {weights[i]}; weights must be finite.", nameof(weights));
+        weights.CopyTo(Parameters);
+    }
+
     /// <summary>Keras defaults: Glorot-uniform kernels and zero biases.</summary>
     internal virtual void InitializeParameters(Random random) { }
 

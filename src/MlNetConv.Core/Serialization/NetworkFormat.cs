@@ -29,7 +29,7 @@ internal static class NetworkFormat
     private const long MaxPayload = 1L << 31;
     private static readonly byte[] Magic = "MLNCNET\0"u8.ToArray();
 
-    private enum LayerKind : byte
+    internal enum LayerKind : byte
     {
         Conv2D = 1,
         MaxPooling2D = 2,
@@ -60,7 +60,8 @@ internal static class NetworkFormat
                 layer.WriteConfig(writer);
             }
             writer.Write(model.ParameterCount);
-            foreach (float value in model.ParameterBuffer) writer.Write(value);
+            foreach (Layer layer in model.Layers)
+                foreach (float value in layer.GetWeights()) writer.Write(value);
         }
         ReadOnlySpan<byte> body = payload.GetBuffer().AsSpan(0, (int)payload.Length);
         Span<byte> header = stackalloc byte[24];
@@ -131,35 +132,41 @@ internal static class NetworkFormat
         {
             var kind = (LayerKind)reader.ReadByte();
             string name = ReadName(reader, $"name of layer {i}");
-            layers.Add(kind switch
-            {
-                LayerKind.Conv2D => Conv2D.ReadConfig(reader, name),
-                LayerKind.MaxPooling2D => MaxPooling2D.ReadConfig(reader, name),
-                LayerKind.AveragePooling2D => AveragePooling2D.ReadConfig(reader, name),
-                LayerKind.Flatten => Flatten.ReadConfig(reader, name),
-                LayerKind.Dense => Dense.ReadConfig(reader, name),
-                LayerKind.Dropout => Dropout.ReadConfig(reader, name),
-                LayerKind.Activation => ActivationLayer.ReadConfig(reader, name),
-                _ => throw new InvalidDataException($"Layer {i} has unknown kind {(byte)kind}."),
-            });
+            if (!Enum.IsDefined(kind)) throw new InvalidDataException($"Layer {i} has unknown kind {(byte)kind}.");
+            layers.Add(ReadLayerConfig(kind, reader, name));
             ValidateEnums(layers[^1], i);
         }
         var model = new Sequential(input, layers, seed, modelName);
         int count = reader.ReadInt32();
         if (count != model.ParameterCount)
             throw new InvalidDataException($"The network stores {count} parameters; its architecture has {model.ParameterCount}.");
-        float[] buffer = model.ParameterBuffer;
-        for (int i = 0; i < buffer.Length; i++)
+        foreach (Layer layer in model.Layers)
         {
-            float value = reader.ReadSingle();
-            if (!float.IsFinite(value))
-                throw new InvalidDataException($"Parameter {i} of the network is {value}; weights must be finite.");
-            buffer[i] = value;
+            var weights = new float[layer.ParameterCount];
+            for (int i = 0; i < weights.Length; i++)
+            {
+                weights[i] = reader.ReadSingle();
+                if (!float.IsFinite(weights[i]))
+                    throw new InvalidDataException($"Weight {i} of layer '{layer.Name}' is {weights[i]}; weights must be finite.");
+            }
+            layer.SetWeights(weights);
         }
         if (reader.BaseStream.Position != reader.BaseStream.Length)
             throw new InvalidDataException($"The network payload has {reader.BaseStream.Length - reader.BaseStream.Position} unexpected bytes after the weights.");
         return model;
     }
+
+    internal static Layer ReadLayerConfig(LayerKind kind, BinaryReader reader, string name) => kind switch
+    {
+        LayerKind.Conv2D => Conv2D.ReadConfig(reader, name),
+        LayerKind.MaxPooling2D => MaxPooling2D.ReadConfig(reader, name),
+        LayerKind.AveragePooling2D => AveragePooling2D.ReadConfig(reader, name),
+        LayerKind.Flatten => Flatten.ReadConfig(reader, name),
+        LayerKind.Dense => Dense.ReadConfig(reader, name),
+        LayerKind.Dropout => Dropout.ReadConfig(reader, name),
+        LayerKind.Activation => ActivationLayer.ReadConfig(reader, name),
+        _ => throw new InvalidDataException($"Unknown layer kind {(byte)kind}."),
+    };
 
     private static void ValidateEnums(Layer layer, int index)
     {
@@ -192,7 +199,7 @@ internal static class NetworkFormat
         }
     }
 
-    private static LayerKind KindOf(Layer layer) => layer switch
+    internal static LayerKind KindOf(Layer layer) => layer switch
     {
         Conv2D => LayerKind.Conv2D,
         MaxPooling2D => LayerKind.MaxPooling2D,

@@ -1,0 +1,118 @@
+using Microsoft.ML;
+using MlNetConv.Layers;
+using MlNetConv.Tensors;
+using MlNetConv.Training;
+
+namespace MlNetConv.ML;
+
+/// <summary>Which update rule <see cref="ConvNetTrainer"/> uses.</summary>
+public enum ConvNetOptimizer
+{
+    /// <summary>Adam with Keras's defaults (β₁ 0.9, β₂ 0.999, ε 1e-7).</summary>
+    Adam,
+
+    /// <summary>Stochastic gradient descent, with optional (Nesterov) momentum.</summary>
+    Sgd,
+}
+
+/// <summary>
+/// Options of <see cref="ConvNetTrainer"/>: ML.NET column names and every training setting of the engine. The defaults
+/// are the textbook's set-up: its CNN (<see cref="Architectures.TextbookCnn"/>), Adam at 1e-3, batch 32, up to 20 epochs,
+/// 20% of the rows held out for validation, early stopping with patience 2 restoring the best weights.
+/// </summary>
+public sealed class ConvNetOptions
+{
+    /// <summary>The input column: a known-size vector of Single holding C·H·W values per row, channels first.</summary>
+    public string FeatureColumnName { get; set; } = "Features";
+
+    /// <summary>The key-typed label column (MapValueToKey makes one from text labels).</summary>
+    public string LabelColumnName { get; set; } = "Label";
+
+    /// <summary>The output column of class probabilities.</summary>
+    public string ScoreColumnName { get; set; } = "Score";
+
+    /// <summary>The output key column of the most probable class.</summary>
+    public string PredictedLabelColumnName { get; set; } = "PredictedLabel";
+
+    /// <summary>
+    /// One image's shape (C, H, W). Taken from the feature column when its type carries three dimensions (ExtractPixels
+    /// output); needed otherwise, and checked against the column's size when given.
+    /// </summary>
+    public Shape? InputShape { get; set; }
+
+    /// <summary>
+    /// The architecture as a list of layers, used as templates (each Fit trains copies). The last layer must output one
+    /// score per class. Null: the textbook CNN with as many outputs as the label has values.
+    /// </summary>
+    public IReadOnlyList<Layer>? Layers { get; set; }
+
+    /// <summary>Passes over the training data, at most (early stopping may end sooner).</summary>
+    public int Epochs { get; set; } = 20;
+
+    /// <summary>Images per gradient step.</summary>
+    public int BatchSize { get; set; } = 32;
+
+    /// <summary>The update rule.</summary>
+    public ConvNetOptimizer Optimizer { get; set; } = ConvNetOptimizer.Adam;
+
+    /// <summary>The step size; null takes the rule's Keras default (Adam 1e-3, SGD 0.01).</summary>
+    public float? LearningRate { get; set; }
+
+    /// <summary>SGD momentum in [0, 1).</summary>
+    public float Momentum { get; set; }
+
+    /// <summary>SGD with Nesterov momentum.</summary>
+    public bool Nesterov { get; set; }
+
+    /// <summary>Fraction of the training rows held out for validation (the last rows, as Keras's validation_split); ignored with <see cref="ValidationData"/>.</summary>
+    public double ValidationFraction { get; set; } = 0.2;
+
+    /// <summary>Separate validation rows with the same columns as the training data.</summary>
+    public IDataView? ValidationData { get; set; }
+
+    /// <summary>Epochs without a better validation loss before training stops; null trains all epochs.</summary>
+    public int? EarlyStoppingPatience { get; set; } = 2;
+
+    /// <summary>Put back the weights of the epoch with the best validation loss when training ends.</summary>
+    public bool RestoreBestWeights { get; set; } = true;
+
+    /// <summary>Seed of initialisation, shuffling and dropout.</summary>
+    public int Seed { get; set; } = 42;
+
+    /// <summary>Threads for training and scoring; null uses every processor. Results do not depend on it.</summary>
+    public int? Threads { get; set; }
+
+    /// <summary>Receives every epoch's results (they are also written to ML.NET's log).</summary>
+    public IProgress<EpochResult>? Progress { get; set; }
+
+    /// <summary>Receives running figures after every batch (for progress bars).</summary>
+    public IProgress<BatchProgress>? BatchProgress { get; set; }
+
+    /// <summary>Stops training between batches.</summary>
+    public CancellationToken CancellationToken { get; set; }
+
+    internal void Validate()
+    {
+        if (string.IsNullOrWhiteSpace(FeatureColumnName) || string.IsNullOrWhiteSpace(LabelColumnName) ||
+            string.IsNullOrWhiteSpace(ScoreColumnName) || string.IsNullOrWhiteSpace(PredictedLabelColumnName))
+            throw new ArgumentException("Column names cannot be empty.");
+        if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "At least one epoch is needed.");
+        if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "The batch size must be at least 1.");
+        if (!(ValidationFraction >= 0 && ValidationFraction < 1))
+            throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "The validation fraction must be in [0, 1).");
+        if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "Patience cannot be negative.");
+        if (Threads < 1) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "At least one thread is needed.");
+        if (Layers is { Count: 0 }) throw new ArgumentException("The architecture needs at least one layer.", nameof(Layers));
+        _ = CreateOptimizer(); // checks the learning rate and momentum
+    }
+
+    internal IEnumerable<Layer> CreateLayers(int classes) =>
+        Layers is null ? Architectures.TextbookCnn(classes) : Layers.Select(layer => layer.Clone());
+
+    internal Optimizer CreateOptimizer() => Optimizer switch
+    {
+        ConvNetOptimizer.Adam => new Adam(LearningRate ?? 1e-3f),
+        ConvNetOptimizer.Sgd => new Sgd(LearningRate ?? 0.01f, Momentum, Nesterov),
+        _ => throw new ArgumentOutOfRangeException(nameof(Optimizer), Optimizer, "Unknown optimizer."),
+    };
+}

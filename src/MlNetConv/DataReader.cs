@@ -1,0 +1,84 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetConv.Tensors;
+using MlNetConv.Training;
+
+namespace MlNetConv.ML;
+
+/// <summary>Reads the feature and label columns of a data view through one cursor pass into the engine's dataset.</summary>
+internal static class DataReader
+{
+    public static Dataset Read(IDataView data, ConvNetOptions options, Shape shape, int classes, string role)
+    {
+        var featureColumn = data.Schema[options.FeatureColumnName];
+        var labelColumn = data.Schema[options.LabelColumnName];
+        int size = shape.Size;
+        long? rowCount = data.GetRowCount();
+        var features = new float[checked((int)Math.Min((rowCount ?? 1024) * size, Array.MaxLength))];
+        var labels = new int[(int)Math.Min(rowCount ?? 1024, Array.MaxLength)];
+        int count = 0;
+
+        using var cursor = data.GetRowCursor([featureColumn, labelColumn]);
+        var getFeatures = cursor.GetGetter<VBuffer<float>>(featureColumn);
+        Func<ulong> getLabel = LabelGetter(cursor, labelColumn);
+        VBuffer<float> row = default;
+        while (cursor.MoveNext())
+        {
+            if (count == labels.Length)
+            {
+                Array.Resize(ref labels, checked(labels.Length * 2));
+                Array.Resize(ref features, checked(labels.Length * size));
+            }
+            getFeatures(ref row);
+            if (row.Length != size)
+                throw new InvalidOperationException($"{Capitalized(role)} row {count}: feature column '{featureColumn.Name}' holds {row.Length} values; expected {size} ({shape}).");
+            Span<float> target = features.AsSpan(count * size, size);
+            row.CopyTo(target);
+            foreach (float value in target)
+                if (!float.IsFinite(value))
+                    throw new InvalidOperationException($"{Capitalized(role)} row {count}: feature column '{featureColumn.Name}' holds {value}; features must be finite.");
+            ulong key = getLabel();
+            if (key == 0)
+                throw new InvalidOperationException(
+                    $"{Capitalized(role)} row {count}: the label '{labelColumn.Name}' is missing (key 0), a value its MapValueToKey did not see in training.");
+            if (key > (ulong)classes)
+                throw new InvalidOperationException($"{Capitalized(role)} row {count}: label key {key} is outside the {classes} classes.");
+            labels[count++] = (int)(key - 1);
+        }
+        if (count == 0) throw new InvalidOperationException($"The {role} data has no rows.");
+        return new Dataset(features[..(count * size)], labels[..count], shape);
+    }
+
+    private static Func<ulong> LabelGetter(DataViewRowCursor cursor, DataViewSchema.Column column)
+    {
+        switch (((KeyDataViewType)column.Type).RawType)
+        {
+            case var t when t == typeof(uint):
+            {
+                var get = cursor.GetGetter<uint>(column);
+                uint v = 0;
+                return () => { get(ref v); return v; };
+            }
+            case var t when t == typeof(ushort):
+            {
+                var get = cursor.GetGetter<ushort>(column);
+                ushort v = 0;
+                return () => { get(ref v); return v; };
+            }
+            case var t when t == typeof(byte):
+            {
+                var get = cursor.GetGetter<byte>(column);
+                byte v = 0;
+                return () => { get(ref v); return v; };
+            }
+            default:
+            {
+                var get = cursor.GetGetter<ulong>(column);
+                ulong v = 0;
+                return () => { get(ref v); return v; };
+            }
+        }
+    }
+
+    private static string Capitalized(string role) => char.ToUpperInvariant(role[0]) + role[1..];
+}
