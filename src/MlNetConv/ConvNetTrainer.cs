@@ -84,6 +84,10 @@ public sealed class ConvNetTrainer : IEstimator<ConvNetTransformer>
         }
 
         var network = new Sequential(shape, Options.CreateLayers(classNames.Count), Options.Seed) { Threads = Options.Threads ?? Environment.ProcessorCount };
+        if (network.OutputShape.Rank != 1 || network.OutputShape.Size != classNames.Count)
+            throw new ArgumentException(
+                $"The architecture's last layer outputs {network.OutputShape} but the label column '{Options.LabelColumnName}' has {classNames.Count} classes; " +
+                $"end the layers with Dense({classNames.Count}, Activation.Softmax).");
         channel.Info(MessageSensitivity.None, "{0}", network.Summary());
         var progress = new Progress(channel, Options.Progress);
         network.Fit(train, new FitOptions

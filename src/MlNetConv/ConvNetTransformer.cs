@@ -88,10 +88,12 @@ public sealed class ConvNetTransformer : RowToRowTransformerBase
     {
         Contracts.CheckValue(env, nameof(env));
         env.CheckValue(ctx, nameof(ctx));
-        uint written = ctx.Header.ModelVerWritten;
-        if (written > GetVersionInfo().VerWrittenCur)
+        // ML.NET's rule: a newer writer states the oldest reader that can still read it.
+        uint readable = ctx.Header.ModelVerReadable;
+        if (readable > GetVersionInfo().VerWrittenCur)
             throw new InvalidDataException(
-                $"The model zip holds an MlNetConv CNN written in format 0x{written:x8}; this MlNetConv reads up to 0x{GetVersionInfo().VerWrittenCur:x8}. Update MlNetConv to load it.");
+                $"The model zip holds an MlNetConv CNN in format 0x{ctx.Header.ModelVerWritten:x8}, which needs a reader of format 0x{readable:x8} or newer; " +
+                $"this MlNetConv reads up to 0x{GetVersionInfo().VerWrittenCur:x8}. Update MlNetConv to load it.");
         ctx.CheckAtModel(GetVersionInfo());
         string feature = ctx.LoadNonEmptyString(), score = ctx.LoadNonEmptyString(), predicted = ctx.LoadNonEmptyString();
         int classes = ctx.Reader.ReadInt32();

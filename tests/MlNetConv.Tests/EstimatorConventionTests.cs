@@ -1,0 +1,121 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using MlNetConv.Layers;
+using MlNetConv.Tensors;
+
+namespace MlNetConv.ML.Tests;
+
+/// <summary>What ML.NET's TestEstimatorCore checks: schema propagation, invalid input failing in both GetOutputSchema and Fit, save and load.</summary>
+public class EstimatorConventionTests
+{
+    private static readonly MLContext Ml = new(seed: 1);
+
+    /// <summary>A small in-memory data set: 28×28 images as known-size vectors with text labels.</summary>
+    internal static IDataView InMemory(int count, int start = 0, Func<int, string>? label = null)
+    {
+        var rows = Enumerable.Range(start, count).Select(i => new VectorRow
+        {
+            Features = TestData.Train.Features.AsSpan(i * 784, 784).ToArray(),
+            Label = label?.Invoke(i) ?? Data.FashionMnist.ClassNames[TestData.Train.Labels[i]],
+        });
+        return Ml.Data.LoadFromEnumerable(rows);
+    }
+
+    internal static ConvNetOptions Small(int epochs = 1) => new()
+    {
+        InputShape = Shape.Image(1, 28, 28),
+        Layers = [new Conv2D(4, 3, 2, activation: Activation.Relu), new Flatten(), new Dense(10, Activation.Softmax)],
+        Epochs = epochs,
+        ValidationFraction = 0,
+        EarlyStoppingPatience = null,
+    };
+
+    [Fact]
+    public void OutputSchemaIsPropagatedBeforeAndAfterFitting()
+    {
+        var estimator = Ml.Transforms.Conversion.MapValueToKey("Label").Append(Ml.MulticlassClassification.Trainers.ConvNet(Small()));
+        IDataView data = InMemory(100);
+        SchemaShape shape = estimator.GetOutputSchema(SchemaShape.Create(data.Schema));
+        Assert.True(shape.TryFindColumn("Score", out var score));
+        Assert.Equal(SchemaShape.Column.VectorKind.Vector, score.Kind);
+        Assert.True(shape.TryFindColumn("PredictedLabel", out var predicted));
+        Assert.True(predicted.IsKey);
+        Assert.True(predicted.Annotations.TryFindColumn(AnnotationUtils.Kinds.KeyValues, out _));
+
+        DataViewSchema schema = estimator.Fit(data).GetOutputSchema(data.Schema);
+        Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 10), schema["Score"].Type);
+        Assert.Equal(new KeyDataViewType(typeof(uint), 10), schema["PredictedLabel"].Type);
+        Assert.True(shape.TryFindColumn("Features", out _));
+    }
+
+    [Fact]
+    public void ANonKeyLabelFailsInGetOutputSchemaAndInFit()
+    {
+        var trainer = Ml.MulticlassClassification.Trainers.ConvNet(Small());
+        IDataView data = InMemory(32);
+        var inSchema = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(SchemaShape.Create(data.Schema)));
+        Assert.Contains("Label", inSchema.Message);
+        Assert.Contains("key", inSchema.Message);
+        var inFit = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(data));
+        Assert.Contains("Label", inFit.Message);
+    }
+
+    [Fact]
+    public void AMissingFeatureColumnFailsInGetOutputSchemaAndInFit()
+    {
+        var trainer = Ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions { FeatureColumnName = "Pixels" });
+        IDataView data = Ml.Transforms.Conversion.MapValueToKey("Label").Fit(InMemory(32)).Transform(InMemory(32));
+        Assert.Contains("Pixels", Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(SchemaShape.Create(data.Schema))).Message);
+        Assert.Contains("Pixels", Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(data)).Message);
+    }
+
+    [Fact]
+    public void AFeatureSizeThatDoesNotMatchTheShapeIsNamed()
+    {
+        var options = Small();
+        options.InputShape = Shape.Image(3, 28, 28);
+        IDataView data = Ml.Transforms.Conversion.MapValueToKey("Label").Fit(InMemory(32)).Transform(InMemory(32));
+        var error = Assert.ThrowsAny<ArgumentException>(() => Ml.MulticlassClassification.Trainers.ConvNet(options).Fit(data));
+        Assert.Contains("Features", error.Message);
+        Assert.Contains("2352", error.Message);
+        Assert.Contains("784", error.Message);
+    }
+
+    [Fact]
+    public void AFittedTransformerRefusesDataWithTheWrongFeatureSize()
+    {
+        var model = Ml.Transforms.Conversion.MapValueToKey("Label").Append(Ml.MulticlassClassification.Trainers.ConvNet(Small())).Fit(InMemory(100));
+        var wrong = Ml.Data.LoadFromEnumerable(new[] { new SmallRow { Features = new float[100], Label = "Bag" } });
+        var error = Assert.ThrowsAny<ArgumentException>(() => model.Transform(wrong));
+        Assert.Contains("Features", error.Message);
+        Assert.Contains("Vector<Single, 784>", error.Message);
+    }
+
+    [Fact]
+    public void SavedAndLoadedInProcessGivesTheSameScores()
+    {
+        var model = Ml.Transforms.Conversion.MapValueToKey("Label").Append(Ml.MulticlassClassification.Trainers.ConvNet(Small())).Fit(InMemory(100));
+        IDataView test = InMemory(20, start: 500);
+        using var stream = new MemoryStream();
+        Ml.Model.Save(model, test.Schema, stream);
+        stream.Position = 0;
+        ITransformer loaded = Ml.Model.Load(stream, out _);
+        Assert.Equal(model.Transform(test).GetColumn<float[]>("Score").SelectMany(s => s), loaded.Transform(test).GetColumn<float[]>("Score").SelectMany(s => s));
+    }
+
+    public sealed class VectorRow
+    {
+        [VectorType(784)]
+        public float[] Features { get; set; } = [];
+
+        public string Label { get; set; } = "";
+    }
+
+    public sealed class SmallRow
+    {
+        [VectorType(100)]
+        public float[] Features { get; set; } = [];
+
+        public string Label { get; set; } = "";
+    }
+}
