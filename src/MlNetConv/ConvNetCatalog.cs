@@ -29,4 +29,18 @@ public static class ConvNetCatalog
             BatchSize = batchSize,
             Seed = seed,
         });
+
+    /// <summary>
+    /// The activations of layer <paramref name="layerName"/> of a trained CNN as the column <paramref name="outputColumnName"/>:
+    /// feature maps (Vector&lt;Single, C, H, W&gt;) of a Conv2D or pooling layer for visualisation, or a flat layer's values as an
+    /// embedding. The input column defaults to the one the CNN was trained on.
+    /// </summary>
+    public static FeatureMapEstimator ConvNetFeatureMaps(this TransformsCatalog catalog, ConvNetTransformer trainedModel, string layerName,
+        string outputColumnName, string? inputColumnName = null)
+    {
+        ArgumentNullException.ThrowIfNull(catalog);
+        ArgumentNullException.ThrowIfNull(trainedModel);
+        return new FeatureMapEstimator(CatalogUtils.GetEnvironment(catalog), trainedModel.Network, layerName, outputColumnName,
+            inputColumnName ?? trainedModel.FeatureColumnName);
+    }
 }

@@ -12,7 +12,7 @@ namespace MlNetConv.ML;
 /// <c>PredictedLabel</c> (a key over the training label's values), the columns multiclass evaluation and
 /// MapKeyToValue expect. Saved inside ML.NET model zips and loaded back by <c>mlContext.Model.Load</c>.
 /// </summary>
-public sealed class ConvNetTransformer : RowToRowTransformerBase
+public sealed class ConvNetTransformer : NetworkTransformerBase
 {
     internal const string UserName = "MlNetConv CNN";
     internal const string LoaderSignature = "MlNetConvCnnTransformer";
@@ -21,34 +21,23 @@ public sealed class ConvNetTransformer : RowToRowTransformerBase
 
     internal ConvNetTransformer(IHostEnvironment env, Sequential network, IReadOnlyList<string> classNames,
         string featureColumnName, string scoreColumnName, string predictedLabelColumnName)
-        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(ConvNetTransformer)))
+        : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(ConvNetTransformer)), network, featureColumnName)
     {
-        Network = network;
         this.classNames = [.. classNames];
         if (this.classNames.Length != network.ClassCount)
             throw new ArgumentException($"The network scores {network.ClassCount} classes but {this.classNames.Length} class names were given.");
-        FeatureColumnName = featureColumnName;
         ScoreColumnName = scoreColumnName;
         PredictedLabelColumnName = predictedLabelColumnName;
     }
 
-    /// <summary>The trained network (layers, weights, summary).</summary>
-    public Sequential Network { get; }
-
     /// <summary>The class names by class index, captured from the training label's key values.</summary>
     public IReadOnlyList<string> ClassNames => classNames;
-
-    /// <summary>The input column: C·H·W floats per row.</summary>
-    public string FeatureColumnName { get; }
 
     /// <summary>The output column of class probabilities.</summary>
     public string ScoreColumnName { get; }
 
     /// <summary>The output key column of the most probable class.</summary>
     public string PredictedLabelColumnName { get; }
-
-    /// <summary>One input image's shape (C, H, W).</summary>
-    public Shape InputShape => Network.InputShape;
 
     // *** Version history ***
     // 0x00010001: initial. Strings: feature, score and predicted-label column names, then the class names.
@@ -60,8 +49,6 @@ public sealed class ConvNetTransformer : RowToRowTransformerBase
         verWeCanReadBack: 0x00010001,
         loaderSignature: LoaderSignature,
         loaderAssemblyName: typeof(ConvNetTransformer).Assembly.GetName().Name);
-
-    private const string NetworkStreamName = "Network.bin";
 
     // *** Binary format ***
     // string (non-empty): feature column name
@@ -80,7 +67,7 @@ public sealed class ConvNetTransformer : RowToRowTransformerBase
         ctx.SaveNonEmptyString(PredictedLabelColumnName);
         ctx.Writer.Write(classNames.Length);
         foreach (string name in classNames) ctx.SaveString(name);
-        ctx.SaveBinaryStream(NetworkStreamName, writer => Network.Save(writer.BaseStream));
+        SaveNetwork(ctx);
     }
 
     // Called by ML.NET when it loads a model zip (registered by LoadableClass in Properties/AssemblyInfo.cs).
@@ -100,117 +87,48 @@ public sealed class ConvNetTransformer : RowToRowTransformerBase
         if (classes < 2 || classes > 1 << 20) throw new InvalidDataException($"The model zip's CNN claims {classes} classes.");
         var names = new string[classes];
         for (int i = 0; i < classes; i++) names[i] = ctx.LoadString() ?? throw new InvalidDataException($"Class name {i} is missing from the model zip.");
-        Sequential? network = null;
-        if (!ctx.TryLoadBinaryStream(NetworkStreamName, reader => network = Sequential.Load(reader.BaseStream)) || network is null)
-            throw new InvalidDataException($"The model zip's CNN has no '{NetworkStreamName}' entry: the zip is incomplete.");
-        return new ConvNetTransformer(env, network, names, feature, score, predicted);
+        return new ConvNetTransformer(env, LoadNetwork(ctx), names, feature, score, predicted);
     }
 
     private static IRowMapper Create(IHostEnvironment env, ModelLoadContext ctx, DataViewSchema inputSchema) =>
         Create(env, ctx).MakeRowMapper(inputSchema);
 
-    protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
+    private protected override int OutputSize => classNames.Length;
 
-    /// <summary>Checks the feature column and returns its index; the error names the column, expected and actual type.</summary>
-    internal int CheckFeatureColumn(DataViewSchema schema)
+    private protected override void ScoreRows(ReadOnlySpan<float> features, Span<float> outputs) => Network.Predict(features, outputs);
+
+    private protected override DataViewSchema.DetachedColumn[] CreateOutputColumns()
     {
-        if (schema.GetColumnOrNull(FeatureColumnName) is not { } column)
-            throw new ArgumentOutOfRangeException(nameof(schema), $"The input has no feature column '{FeatureColumnName}'.");
-        int size = InputShape.Size;
-        if (column.Type is not VectorDataViewType { ItemType: NumberDataViewType number } vector || number != NumberDataViewType.Single || vector.Size != size)
-            throw new ArgumentOutOfRangeException(nameof(schema),
-                $"Schema mismatch for feature column '{FeatureColumnName}': expected Vector<Single, {size}> (one {InputShape} image), got {column.Type}.");
-        return column.Index;
+        int k = classNames.Length;
+        var namesType = new VectorDataViewType(TextDataViewType.Instance, k);
+        ValueGetter<VBuffer<ReadOnlyMemory<char>>> getNames = (ref VBuffer<ReadOnlyMemory<char>> names) =>
+        {
+            var editor = VBufferEditor.Create(ref names, k);
+            for (int i = 0; i < k; i++) editor.Values[i] = classNames[i].AsMemory();
+            names = editor.Commit();
+        };
+        var score = new DataViewSchema.Annotations.Builder();
+        score.Add(AnnotationUtils.Kinds.SlotNames, namesType, getNames);
+        score.Add(AnnotationUtils.Kinds.TrainingLabelValues, namesType, getNames);
+        score.AddPrimitiveValue(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance, AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification.AsMemory());
+        score.AddPrimitiveValue(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, AnnotationUtils.Const.ScoreValueKind.Score.AsMemory());
+        var predicted = new DataViewSchema.Annotations.Builder();
+        predicted.Add(AnnotationUtils.Kinds.KeyValues, namesType, getNames);
+        return
+        [
+            new DataViewSchema.DetachedColumn(ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, k), score.ToAnnotations()),
+            new DataViewSchema.DetachedColumn(PredictedLabelColumnName, new KeyDataViewType(typeof(uint), k), predicted.ToAnnotations()),
+        ];
     }
 
-    private sealed class Mapper : MapperBase
-    {
-        private readonly ConvNetTransformer parent;
-        private readonly int featureIndex;
-
-        public Mapper(ConvNetTransformer parent, DataViewSchema inputSchema)
-            : base(parent.Host.Register(nameof(Mapper)), inputSchema, parent)
+    // Column 0: the probabilities; column 1: the most probable class as a key (keys count from 1; 0 means missing).
+    private protected override Delegate CreateOutputGetter(int index, IScoredRow row) => index == 0
+        ? (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) =>
         {
-            this.parent = parent;
-            featureIndex = parent.CheckFeatureColumn(inputSchema);
-        }
-
-        protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore()
-        {
-            int k = parent.classNames.Length;
-            var namesType = new VectorDataViewType(TextDataViewType.Instance, k);
-            ValueGetter<VBuffer<ReadOnlyMemory<char>>> getNames = (ref VBuffer<ReadOnlyMemory<char>> names) =>
-            {
-                var editor = VBufferEditor.Create(ref names, k);
-                for (int i = 0; i < k; i++) editor.Values[i] = parent.classNames[i].AsMemory();
-                names = editor.Commit();
-            };
-            var score = new DataViewSchema.Annotations.Builder();
-            score.Add(AnnotationUtils.Kinds.SlotNames, namesType, getNames);
-            score.Add(AnnotationUtils.Kinds.TrainingLabelValues, namesType, getNames);
-            score.AddPrimitiveValue(AnnotationUtils.Kinds.ScoreColumnKind, TextDataViewType.Instance, AnnotationUtils.Const.ScoreColumnKind.MulticlassClassification.AsMemory());
-            score.AddPrimitiveValue(AnnotationUtils.Kinds.ScoreValueKind, TextDataViewType.Instance, AnnotationUtils.Const.ScoreValueKind.Score.AsMemory());
-            var predicted = new DataViewSchema.Annotations.Builder();
-            predicted.Add(AnnotationUtils.Kinds.KeyValues, namesType, getNames);
-            return
-            [
-                new DataViewSchema.DetachedColumn(parent.ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, k), score.ToAnnotations()),
-                new DataViewSchema.DetachedColumn(parent.PredictedLabelColumnName, new KeyDataViewType(typeof(uint), k), predicted.ToAnnotations()),
-            ];
-        }
-
-        protected override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput) =>
-            column => column == featureIndex && (activeOutput(0) || activeOutput(1));
-
-        // Both output columns share one scorer, so a row is scored once whichever columns are read.
-        public override Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)
-        {
-            disposer = null!;
-            var scorer = new RowScorer(parent, input, featureIndex);
-            return [activeOutput(0) ? ScoreGetter(scorer) : null!, activeOutput(1) ? PredictedLabelGetter(scorer) : null!];
-        }
-
-        protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action disposer)
-        {
-            disposer = null!;
-            var scorer = new RowScorer(parent, input, featureIndex);
-            return iinfo == 0 ? ScoreGetter(scorer) : PredictedLabelGetter(scorer);
-        }
-
-        private static ValueGetter<VBuffer<float>> ScoreGetter(RowScorer scorer) => (ref VBuffer<float> value) =>
-        {
-            ReadOnlySpan<float> probabilities = scorer.Probabilities();
+            ReadOnlySpan<float> probabilities = row.Outputs();
             var editor = VBufferEditor.Create(ref value, probabilities.Length);
             probabilities.CopyTo(editor.Values);
             value = editor.Commit();
-        };
-
-        // Keys count from 1; 0 means missing.
-        private static ValueGetter<uint> PredictedLabelGetter(RowScorer scorer) =>
-            (ref uint value) => value = (uint)TensorPrimitives.IndexOfMax(scorer.Probabilities()) + 1;
-
-        protected override void SaveModel(ModelSaveContext ctx) => parent.SaveModel(ctx);
-    }
-
-    // Scores the cursor's current row once, however many output columns ask for it.
-    private sealed class RowScorer(ConvNetTransformer parent, DataViewRow input, int featureIndex)
-    {
-        private readonly ValueGetter<VBuffer<float>> features = input.GetGetter<VBuffer<float>>(input.Schema[featureIndex]);
-        private readonly float[] dense = new float[parent.InputShape.Size];
-        private readonly float[] probabilities = new float[parent.classNames.Length];
-        private VBuffer<float> buffer;
-        private long position = -1;
-
-        public ReadOnlySpan<float> Probabilities()
-        {
-            if (position != input.Position)
-            {
-                features(ref buffer);
-                buffer.CopyTo(dense);
-                parent.Network.Predict(dense, probabilities, batchSize: 1);
-                position = input.Position;
-            }
-            return probabilities;
-        }
-    }
+        })
+        : (ValueGetter<uint>)((ref uint value) => value = (uint)TensorPrimitives.IndexOfMax(row.Outputs()) + 1);
 }

@@ -1,0 +1,270 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
+using MlNetConv.Tensors;
+
+namespace MlNetConv.ML;
+
+/// <summary>
+/// What the transformers that run a trained network share: the network and its feature column, the network's entry
+/// in the model zip, and scoring. <c>Transform</c> scores rows in batches on all cores (a look-ahead cursor gathers the
+/// features of the next batch); <c>GetRowToRowMapper</c>, which PredictionEngine uses, scores one row at a time.
+/// </summary>
+public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransformer
+{
+    /// <summary>Rows gathered per scoring batch by <see cref="Transform"/>.</summary>
+    internal const int ScoringBatch = 128;
+
+    private const string NetworkStreamName = "Network.bin";
+
+    private protected NetworkTransformerBase(IHost host, Sequential network, string featureColumnName) : base(host)
+    {
+        Network = network;
+        FeatureColumnName = featureColumnName;
+    }
+
+    /// <summary>The trained network (layers, weights, summary).</summary>
+    public Sequential Network { get; }
+
+    /// <summary>The input column: C·H·W floats per row, channels first.</summary>
+    public string FeatureColumnName { get; }
+
+    /// <summary>One input image's shape (C, H, W).</summary>
+    public Shape InputShape => Network.InputShape;
+
+    /// <summary>Floats per row that <see cref="ScoreRows"/> writes.</summary>
+    private protected abstract int OutputSize { get; }
+
+    /// <summary>Scores whole rows: <paramref name="features"/> holds rows of C·H·W values; writes <see cref="OutputSize"/> values per row.</summary>
+    private protected abstract void ScoreRows(ReadOnlySpan<float> features, Span<float> outputs);
+
+    /// <summary>The columns this transformer adds.</summary>
+    private protected abstract DataViewSchema.DetachedColumn[] CreateOutputColumns();
+
+    /// <summary>A getter for output column <paramref name="index"/> that reads the current row's outputs from <paramref name="row"/>.</summary>
+    private protected abstract Delegate CreateOutputGetter(int index, IScoredRow row);
+
+    /// <summary>Scores rows in batches of <see cref="ScoringBatch"/> on all the network's threads.</summary>
+    public new IDataView Transform(IDataView input)
+    {
+        Host.CheckValue(input, nameof(input));
+        return new BatchScoringDataView(this, input);
+    }
+
+    IDataView ITransformer.Transform(IDataView input) => Transform(input);
+
+    /// <summary>Checks the feature column and returns its index; the error names the column, expected and actual type.</summary>
+    internal int CheckFeatureColumn(DataViewSchema schema)
+    {
+        if (schema.GetColumnOrNull(FeatureColumnName) is not { } column)
+            throw Host.ExceptSchemaMismatch(nameof(schema), "feature", FeatureColumnName);
+        int size = InputShape.Size;
+        if (column.Type is not VectorDataViewType { ItemType: var item } vector || item != NumberDataViewType.Single || vector.Size != size)
+            throw Host.ExceptSchemaMismatch(nameof(schema), "feature", FeatureColumnName, $"Vector<Single, {size}> (one {InputShape} image)", column.Type.ToString());
+        return column.Index;
+    }
+
+    private protected void SaveNetwork(ModelSaveContext ctx) =>
+        ctx.SaveBinaryStream(NetworkStreamName, writer => Network.Save(writer.BaseStream));
+
+    private protected static Sequential LoadNetwork(ModelLoadContext ctx)
+    {
+        Sequential? network = null;
+        if (!ctx.TryLoadBinaryStream(NetworkStreamName, reader => network = Sequential.Load(reader.BaseStream)) || network is null)
+            throw new InvalidDataException($"The model zip's network entry '{NetworkStreamName}' is missing: the zip is incomplete.");
+        return network;
+    }
+
+    protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
+
+    /// <summary>The outputs of the row a cursor is on.</summary>
+    private protected interface IScoredRow
+    {
+        ReadOnlySpan<float> Outputs();
+    }
+
+    private Delegate[] CreateGetters(Func<int, bool> activeOutput, IScoredRow row)
+    {
+        int count = CreateOutputColumns().Length;
+        var getters = new Delegate[count];
+        for (int i = 0; i < count; i++)
+            if (activeOutput(i)) getters[i] = CreateOutputGetter(i, row);
+        return getters;
+    }
+
+    private sealed class Mapper : MapperBase
+    {
+        private readonly NetworkTransformerBase parent;
+        private readonly int featureIndex;
+
+        public Mapper(NetworkTransformerBase parent, DataViewSchema inputSchema)
+            : base(parent.Host.Register(nameof(Mapper)), inputSchema, parent)
+        {
+            this.parent = parent;
+            featureIndex = parent.CheckFeatureColumn(inputSchema);
+        }
+
+        protected override DataViewSchema.DetachedColumn[] GetOutputColumnsCore() => parent.CreateOutputColumns();
+
+        protected override Func<int, bool> GetDependenciesCore(Func<int, bool> activeOutput) =>
+            column => column == featureIndex && Enumerable.Range(0, OutputColumns.Value.Length).Any(activeOutput);
+
+        // All output columns share one scorer, so a row is scored once whichever columns are read.
+        public override Delegate[] CreateGetters(DataViewRow input, Func<int, bool> activeOutput, out Action disposer)
+        {
+            disposer = null!;
+            return parent.CreateGetters(activeOutput, new RowScorer(parent, input, featureIndex));
+        }
+
+        protected override Delegate MakeGetter(DataViewRow input, int iinfo, Func<int, bool> activeOutput, out Action disposer)
+        {
+            disposer = null!;
+            return parent.CreateOutputGetter(iinfo, new RowScorer(parent, input, featureIndex));
+        }
+
+        protected override void SaveModel(ModelSaveContext ctx) => ((ICanSaveModel)parent).Save(ctx);
+    }
+
+    // Scores the row a cursor is on, once per position.
+    private sealed class RowScorer(NetworkTransformerBase parent, DataViewRow input, int featureIndex) : IScoredRow
+    {
+        private readonly ValueGetter<VBuffer<float>> features = input.GetGetter<VBuffer<float>>(input.Schema[featureIndex]);
+        private readonly float[] dense = new float[parent.InputShape.Size];
+        private readonly float[] outputs = new float[parent.OutputSize];
+        private VBuffer<float> buffer;
+        private long position = -1;
+
+        public ReadOnlySpan<float> Outputs()
+        {
+            if (position != input.Position)
+            {
+                features(ref buffer);
+                buffer.CopyTo(dense);
+                parent.ScoreRows(dense, outputs);
+                position = input.Position;
+            }
+            return outputs;
+        }
+    }
+
+    /// <summary>The input's columns plus the outputs, computed a batch of rows at a time.</summary>
+    private sealed class BatchScoringDataView : IDataView
+    {
+        private readonly NetworkTransformerBase parent;
+        private readonly IDataView input;
+        private readonly int featureIndex;
+
+        public BatchScoringDataView(NetworkTransformerBase parent, IDataView input)
+        {
+            this.parent = parent;
+            this.input = input;
+            featureIndex = parent.CheckFeatureColumn(input.Schema);
+            Schema = parent.GetOutputSchema(input.Schema);
+        }
+
+        public DataViewSchema Schema { get; }
+
+        public bool CanShuffle => false;
+
+        public long? GetRowCount() => input.GetRowCount();
+
+        public DataViewRowCursor GetRowCursor(IEnumerable<DataViewSchema.Column> columnsNeeded, Random? rand = null)
+        {
+            var needed = columnsNeeded.Select(c => c.Index).ToHashSet();
+            int inputCount = input.Schema.Count;
+            var inputColumns = needed.Where(i => i < inputCount).Select(i => input.Schema[i]);
+            bool scoring = needed.Any(i => i >= inputCount);
+            return new Cursor(this, input.GetRowCursor(inputColumns), scoring ? input.GetRowCursor([input.Schema[featureIndex]]) : null,
+                i => needed.Contains(i + inputCount));
+        }
+
+        public DataViewRowCursor[] GetRowCursorSet(IEnumerable<DataViewSchema.Column> columnsNeeded, int n, Random? rand = null) =>
+            [GetRowCursor(columnsNeeded, rand)];
+
+        private sealed class Cursor : DataViewRowCursor, IScoredRow
+        {
+            private readonly BatchScoringDataView view;
+            private readonly DataViewRowCursor main;
+            private readonly DataViewRowCursor? lookAhead;
+            private readonly ValueGetter<VBuffer<float>>? features;
+            private readonly Delegate[] outputGetters;
+            private readonly int inputSize, outputSize;
+            private readonly float[] batchFeatures, batchOutputs;
+            private VBuffer<float> buffer;
+            private long batchStart;
+            private int batchCount;
+
+            public Cursor(BatchScoringDataView view, DataViewRowCursor main, DataViewRowCursor? lookAhead, Func<int, bool> activeOutput)
+            {
+                this.view = view;
+                this.main = main;
+                this.lookAhead = lookAhead;
+                var parent = view.parent;
+                inputSize = parent.InputShape.Size;
+                outputSize = parent.OutputSize;
+                batchFeatures = lookAhead is null ? [] : new float[ScoringBatch * inputSize];
+                batchOutputs = lookAhead is null ? [] : new float[ScoringBatch * outputSize];
+                features = lookAhead?.GetGetter<VBuffer<float>>(lookAhead.Schema[view.featureIndex]);
+                outputGetters = parent.CreateGetters(activeOutput, this);
+            }
+
+            public override DataViewSchema Schema => view.Schema;
+
+            public override long Position => main.Position;
+
+            public override long Batch => main.Batch;
+
+            public override bool MoveNext()
+            {
+                if (!main.MoveNext()) return false;
+                if (lookAhead is not null && main.Position >= batchStart + batchCount) ScoreNextBatch();
+                return true;
+            }
+
+            public ReadOnlySpan<float> Outputs() =>
+                batchOutputs.AsSpan((int)(main.Position - batchStart) * outputSize, outputSize);
+
+            private void ScoreNextBatch()
+            {
+                batchStart = main.Position;
+                batchCount = 0;
+                while (batchCount < ScoringBatch && lookAhead!.MoveNext())
+                {
+                    features!(ref buffer);
+                    Span<float> row = batchFeatures.AsSpan(batchCount * inputSize, inputSize);
+                    buffer.CopyTo(row);
+                    foreach (float value in row)
+                        if (!float.IsFinite(value))
+                            throw new InvalidOperationException(
+                                $"Row {batchStart + batchCount}: feature column '{view.parent.FeatureColumnName}' holds {value}; features must be finite.");
+                    batchCount++;
+                }
+                if (batchCount == 0) throw new InvalidOperationException("The look-ahead cursor ended before the row cursor: the input is not repeatable.");
+                view.parent.ScoreRows(batchFeatures.AsSpan(0, batchCount * inputSize), batchOutputs.AsSpan(0, batchCount * outputSize));
+            }
+
+            public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
+            {
+                int inputCount = view.input.Schema.Count;
+                if (column.Index < inputCount) return main.GetGetter<TValue>(view.input.Schema[column.Index]);
+                return outputGetters[column.Index - inputCount] as ValueGetter<TValue>
+                    ?? throw new InvalidOperationException($"Column '{column.Name}' was not requested when the cursor was made, or is not of type {typeof(TValue).Name}.");
+            }
+
+            public override ValueGetter<DataViewRowId> GetIdGetter() => main.GetIdGetter();
+
+            public override bool IsColumnActive(DataViewSchema.Column column) =>
+                column.Index < view.input.Schema.Count ? main.IsColumnActive(view.input.Schema[column.Index]) : outputGetters[column.Index - view.input.Schema.Count] is not null;
+
+            protected override void Dispose(bool disposing)
+            {
+                if (disposing)
+                {
+                    main.Dispose();
+                    lookAhead?.Dispose();
+                }
+                base.Dispose(disposing);
+            }
+        }
+    }
+}

@@ -1,0 +1,80 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+
+namespace MlNetConv.ML.Tests;
+
+[Collection(nameof(TrainedPipeline))]
+public class ScoringTests(TrainedPipeline trained)
+{
+    [Fact]
+    public void BatchedTransformEqualsRowByRowScoringBitForBit()
+    {
+        IDataView features = TrainedPipeline.Preprocessing(trained.Ml, trained.Images.Root).Fit(trained.Train).Transform(trained.Test);
+        IDataView batched = trained.Cnn.Transform(features);
+        Assert.Equal("BatchScoringDataView", batched.GetType().Name);
+        float[] fromBatches = batched.GetColumn<float[]>("Score").SelectMany(s => s).ToArray();
+
+        // The row mapper is what PredictionEngine uses: one row at a time.
+        var mapper = ((ITransformer)trained.Cnn).GetRowToRowMapper(features.Schema);
+        var scores = new List<float>();
+        using (var cursor = features.GetRowCursor(features.Schema))
+        using (var row = mapper.GetRow(cursor, mapper.OutputSchema))
+        {
+            var getter = row.GetGetter<VBuffer<float>>(mapper.OutputSchema["Score"]);
+            VBuffer<float> value = default;
+            while (cursor.MoveNext())
+            {
+                getter(ref value);
+                scores.AddRange(value.DenseValues());
+            }
+        }
+        Assert.Equal(trained.Images.TestCount * 10, fromBatches.Length);
+        Assert.True(fromBatches.AsSpan().SequenceEqual(scores.ToArray()), "batched and row-by-row scores differ");
+    }
+
+    [Fact]
+    public void FeatureMapsComeOutShapedAndEqualTheEngine()
+    {
+        IDataView features = TrainedPipeline.Preprocessing(trained.Ml, trained.Images.Root).Fit(trained.Train).Transform(trained.Test);
+        var maps = trained.Ml.Transforms.ConvNetFeatureMaps(trained.Cnn, "conv2d_1", "Maps").Fit(features);
+        IDataView output = maps.Transform(features);
+        Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 64, 14, 14), output.Schema["Maps"].Type);
+
+        float[] first = output.GetColumn<float[]>("Maps").First();
+        float[] input = features.GetColumn<float[]>("Features").First();
+        Assert.Equal(trained.Cnn.Network.PredictLayer(input, "conv2d_1"), first);
+
+        var embedding = trained.Ml.Transforms.ConvNetFeatureMaps(trained.Cnn, "dense", "Embedding").Fit(features).Transform(features);
+        Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 100), embedding.Schema["Embedding"].Type);
+
+        using var stream = new MemoryStream();
+        trained.Ml.Model.Save(maps, features.Schema, stream);
+        stream.Position = 0;
+        ITransformer loaded = trained.Ml.Model.Load(stream, out _);
+        Assert.Equal(first, loaded.Transform(features).GetColumn<float[]>("Maps").First());
+        Assert.Contains("No layer named 'conv9'",
+            Assert.Throws<ArgumentException>(() => trained.Ml.Transforms.ConvNetFeatureMaps(trained.Cnn, "conv9", "Maps")).Message);
+    }
+
+    [Fact]
+    public void InMemoryImagesScoreLikeFiles()
+    {
+        string[] paths = trained.Ml.Data.CreateEnumerable<ImageRow>(trained.Test, reuseRowObject: false).Take(8).Select(r => r.ImagePath).ToArray();
+        var images = paths.Select(p => new InMemoryRow { Image = MLImage.CreateFromFile(Path.Combine(trained.Images.Root, p)) }).ToArray();
+        var pipeline = trained.Ml.Transforms.ConvertToGrayscale("Image")
+            .Append(trained.Ml.Transforms.ResizeImages("Image", 28, 28))
+            .Append(trained.Ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1f / 255));
+        IDataView data = trained.Ml.Data.LoadFromEnumerable(images);
+        float[][] fromMemory = trained.Cnn.Transform(pipeline.Fit(data).Transform(data)).GetColumn<float[]>("Score").ToArray();
+        float[][] fromFiles = trained.Model.Transform(trained.Test).GetColumn<float[]>("Score").Take(8).ToArray();
+        Assert.Equal(fromFiles, fromMemory);
+        foreach (var image in images) image.Image.Dispose();
+    }
+
+    public sealed class InMemoryRow
+    {
+        [ImageType(28, 28)]
+        public MLImage Image { get; set; } = null!;
+    }
+}
