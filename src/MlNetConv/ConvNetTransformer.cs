@@ -75,13 +75,7 @@ public sealed class ConvNetTransformer : NetworkTransformerBase
     {
         Contracts.CheckValue(env, nameof(env));
         env.CheckValue(ctx, nameof(ctx));
-        // ML.NET's rule: a newer writer states the oldest reader that can still read it.
-        uint readable = ctx.Header.ModelVerReadable;
-        if (readable > GetVersionInfo().VerWrittenCur)
-            throw new InvalidDataException(
-                $"The model zip holds an MlNetConv CNN in format 0x{ctx.Header.ModelVerWritten:x8}, which needs a reader of format 0x{readable:x8} or newer; " +
-                $"this MlNetConv reads up to 0x{GetVersionInfo().VerWrittenCur:x8}. Update MlNetConv to load it.");
-        ctx.CheckAtModel(GetVersionInfo());
+        CheckReadable(ctx, GetVersionInfo(), "an MlNetConv CNN");
         string feature = ctx.LoadNonEmptyString(), score = ctx.LoadNonEmptyString(), predicted = ctx.LoadNonEmptyString();
         int classes = ctx.Reader.ReadInt32();
         if (classes < 2 || classes > 1 << 20) throw new InvalidDataException($"The model zip's CNN claims {classes} classes.");
@@ -123,12 +117,6 @@ public sealed class ConvNetTransformer : NetworkTransformerBase
 
     // Column 0: the probabilities; column 1: the most probable class as a key (keys count from 1; 0 means missing).
     private protected override Delegate CreateOutputGetter(int index, IScoredRow row) => index == 0
-        ? (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) =>
-        {
-            ReadOnlySpan<float> probabilities = row.Outputs();
-            var editor = VBufferEditor.Create(ref value, probabilities.Length);
-            probabilities.CopyTo(editor.Values);
-            value = editor.Commit();
-        })
+        ? VectorGetter(row)
         : (ValueGetter<uint>)((ref uint value) => value = (uint)TensorPrimitives.IndexOfMax(row.Outputs()) + 1);
 }

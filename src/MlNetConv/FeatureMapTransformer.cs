@@ -58,10 +58,7 @@ public sealed class FeatureMapTransformer : NetworkTransformerBase
     {
         Contracts.CheckValue(env, nameof(env));
         env.CheckValue(ctx, nameof(ctx));
-        if (ctx.Header.ModelVerReadable > GetVersionInfo().VerWrittenCur)
-            throw new InvalidDataException(
-                $"The model zip holds MlNetConv feature maps in format 0x{ctx.Header.ModelVerWritten:x8}; this MlNetConv reads up to 0x{GetVersionInfo().VerWrittenCur:x8}. Update MlNetConv to load it.");
-        ctx.CheckAtModel(GetVersionInfo());
+        CheckReadable(ctx, GetVersionInfo(), "MlNetConv feature maps");
         string layer = ctx.LoadNonEmptyString(), output = ctx.LoadNonEmptyString(), feature = ctx.LoadNonEmptyString();
         return new FeatureMapTransformer(env, LoadNetwork(ctx), layer, output, feature);
     }
@@ -83,14 +80,7 @@ public sealed class FeatureMapTransformer : NetworkTransformerBase
         return [new DataViewSchema.DetachedColumn(OutputColumnName, type)];
     }
 
-    private protected override Delegate CreateOutputGetter(int index, IScoredRow row) =>
-        (ValueGetter<VBuffer<float>>)((ref VBuffer<float> value) =>
-        {
-            ReadOnlySpan<float> activations = row.Outputs();
-            var editor = VBufferEditor.Create(ref value, activations.Length);
-            activations.CopyTo(editor.Values);
-            value = editor.Commit();
-        });
+    private protected override Delegate CreateOutputGetter(int index, IScoredRow row) => VectorGetter(row);
 }
 
 /// <summary>

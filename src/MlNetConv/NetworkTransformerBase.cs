@@ -75,6 +75,25 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
         return network;
     }
 
+    /// <summary>Refuses, by name, a model written by an MlNetConv whose format this one cannot read (ML.NET's rule: the writer states the oldest reader that can).</summary>
+    private protected static void CheckReadable(ModelLoadContext ctx, VersionInfo current, string what)
+    {
+        if (ctx.Header.ModelVerReadable > current.VerWrittenCur)
+            throw new InvalidDataException(
+                $"The model zip holds {what} in format 0x{ctx.Header.ModelVerWritten:x8}, which needs a reader of format 0x{ctx.Header.ModelVerReadable:x8} or newer; " +
+                $"this MlNetConv reads up to 0x{current.VerWrittenCur:x8}. Update MlNetConv to load it.");
+        ctx.CheckAtModel(current);
+    }
+
+    /// <summary>A getter that copies the current row's outputs into a dense vector.</summary>
+    private protected static ValueGetter<VBuffer<float>> VectorGetter(IScoredRow row) => (ref VBuffer<float> value) =>
+    {
+        ReadOnlySpan<float> outputs = row.Outputs();
+        var editor = VBufferEditor.Create(ref value, outputs.Length);
+        outputs.CopyTo(editor.Values);
+        value = editor.Commit();
+    };
+
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
     /// <summary>The outputs of the row a cursor is on.</summary>
