@@ -103,6 +103,37 @@ public class EstimatorConventionTests
         Assert.Equal(model.Transform(test).GetColumn<float[]>("Score").SelectMany(s => s), loaded.Transform(test).GetColumn<float[]>("Score").SelectMany(s => s));
     }
 
+    [Fact]
+    public void AMissingLabelColumnFailsInGetOutputSchemaAndInFit()
+    {
+        var options = Small();
+        options.LabelColumnName = "Class";
+        var trainer = Ml.MulticlassClassification.Trainers.ConvNet(options);
+        IDataView data = Ml.Transforms.Conversion.MapValueToKey("Label").Fit(InMemory(32)).Transform(InMemory(32));
+        Assert.Contains("Class", Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(SchemaShape.Create(data.Schema))).Message);
+        Assert.Contains("Class", Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(data)).Message);
+    }
+
+    [Fact]
+    public void EpochsAreReportedToTheLogAndToProgress()
+    {
+        var ml = new MLContext(seed: 2);
+        var logged = new List<string>();
+        ml.Log += (_, e) => { lock (logged) logged.Add(e.Message); };
+        var epochs = new List<Training.EpochResult>();
+        var options = Small(epochs: 2);
+        options.Progress = new Inline<Training.EpochResult>(epochs.Add);
+        ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.ConvNet(options)).Fit(InMemory(100));
+        Assert.Equal([1, 2], epochs.Select(e => e.Epoch));
+        Assert.Equal(2, logged.Count(m => m.Contains("epoch ") && m.Contains("images/s")));
+        Assert.Contains(logged, m => m.Contains("Total params"));
+    }
+
+    private sealed class Inline<T>(Action<T> action) : IProgress<T>
+    {
+        public void Report(T value) => action(value);
+    }
+
     public sealed class VectorRow
     {
         [VectorType(784)]
