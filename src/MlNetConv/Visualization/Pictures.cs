@@ -126,8 +126,10 @@ public static class Pictures
         surface.Text($"epoch — {name}", plot.MidX, area.Bottom - 2, 11, SKTextAlign.Center);
         Series(surface, train, X, Y, new SKColor(31, 119, 180));
         Series(surface, validation, X, Y, new SKColor(255, 127, 14));
-        surface.Text("— train", plot.Right - 80, plot.Top + 14, 11, SKTextAlign.Left, new SKColor(31, 119, 180));
-        if (validation.Any(double.IsFinite)) surface.Text("— validation", plot.Right - 80, plot.Top + 28, 11, SKTextAlign.Left, new SKColor(255, 127, 14));
+        // The legend goes in the corner the curves leave empty: top right while they fall, bottom right while they rise.
+        float legend = train[^1] < train[0] ? plot.Top + 14 : plot.Bottom - 22;
+        surface.Text("— train", plot.Right - 80, legend, 11, SKTextAlign.Left, new SKColor(31, 119, 180));
+        if (validation.Any(double.IsFinite)) surface.Text("— validation", plot.Right - 80, legend + 14, 11, SKTextAlign.Left, new SKColor(255, 127, 14));
     }
 
     private static void Series(Figure surface, double[] values, Func<int, float> x, Func<double, float> y, SKColor color)
