@@ -16,7 +16,7 @@ public class EstimatorConventionTests
         var rows = Enumerable.Range(start, count).Select(i => new VectorRow
         {
             Features = TestData.Train.Features.AsSpan(i * 784, 784).ToArray(),
-            Label = label?.Invoke(i) ?? Data.FashionMnist.ClassNames[TestData.Train.Labels[i]],
+            Label = label?.Invoke(i) ?? MlNetConv.Data.FashionMnist.ClassNames[TestData.Train.Labels[i]],
         });
         return Ml.Data.LoadFromEnumerable(rows);
     }

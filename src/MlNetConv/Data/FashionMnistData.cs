@@ -17,8 +17,9 @@ public static class FashionMnistData
 
     /// <summary>
     /// Writes each image of <paramref name="data"/> as an 8-bit grayscale PNG under <paramref name="directory"/>/class name/,
-    /// and an index (path relative to <paramref name="directory"/>, TAB, class name) to <paramref name="indexPath"/>:
-    /// the layout people keep their own labelled images in. Existing files are overwritten.
+    /// and an index to <paramref name="indexPath"/>: per image, its path relative to the index's folder, TAB, its class name
+    /// (so <c>LoadImages</c> takes the index's folder as its image folder). This is the layout people keep their own
+    /// labelled images in. Existing files are overwritten.
     /// </summary>
     public static void ExportPngFolders(Dataset data, IReadOnlyList<string> classNames, string directory, string indexPath, IProgress<int>? progress = null)
     {
@@ -26,15 +27,16 @@ public static class FashionMnistData
         var shape = data.SampleShape;
         if (shape.Rank != 3 || shape.Channels != 1)
             throw new ArgumentException($"PNG export takes single-channel images; the samples are {shape}.", nameof(data));
+        string indexFolder = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;
+        Directory.CreateDirectory(indexFolder);
         using var index = new StreamWriter(indexPath);
         for (int i = 0; i < data.Count; i++)
         {
             string className = classNames[data.Labels[i]];
-            string relative = Path.Combine(SafeFolderName(className), $"{i:D5}.png");
-            string path = Path.Combine(directory, relative);
+            string path = Path.Combine(Path.GetFullPath(directory), SafeFolderName(className), $"{i:D5}.png");
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
             Png.WriteGray(data.Features.AsSpan(i * shape.Size, shape.Size), shape.Width, shape.Height, path);
-            index.Write(relative.Replace('\\', '/'));
+            index.Write(Path.GetRelativePath(indexFolder, path).Replace('\\', '/'));
             index.Write('\t');
             index.WriteLine(className);
             if (i % 1000 == 999) progress?.Report(i + 1);

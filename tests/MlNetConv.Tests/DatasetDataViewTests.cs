@@ -1,0 +1,63 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using MlNetConv.Data;
+using MlNetConv.ML.Data;
+
+namespace MlNetConv.ML.Tests;
+
+public class DatasetDataViewTests
+{
+    private static readonly MLContext Ml = new(seed: 1);
+
+    [Fact]
+    public void ServesFeaturesAsImagesAndLabelsAsNamedKeys()
+    {
+        var data = TestData.Test.Slice(0, 50);
+        var view = new DatasetDataView(data, FashionMnist.ClassNames);
+        Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 1, 28, 28), view.Schema["Features"].Type);
+        Assert.Equal(new KeyDataViewType(typeof(uint), 10), view.Schema["Label"].Type);
+        Assert.Equal(50, view.GetRowCount());
+        float[][] features = view.GetColumn<float[]>("Features").ToArray();
+        for (int i = 0; i < 50; i++) Assert.Equal(data.Features.AsSpan(i * 784, 784).ToArray(), features[i]);
+        string[] names = Ml.Transforms.Conversion.MapKeyToValue("Name", "Label").Fit(view).Transform(view).GetColumn<string>("Name").ToArray();
+        Assert.Equal(data.Labels.Select(l => FashionMnist.ClassNames[l]), names);
+    }
+
+    [Fact]
+    public void RefusesLabelsWithoutANameByIndex()
+    {
+        var error = Assert.Throws<ArgumentException>(() => new DatasetDataView(TestData.Test.Slice(0, 20), ["a", "b"]));
+        Assert.Contains("only 2 class names", error.Message);
+    }
+
+    [Fact]
+    public void PngExportReadsBackThroughTheImagePipelineUnchanged()
+    {
+        string root = Directory.CreateTempSubdirectory("mlnetconv-export").FullName;
+        try
+        {
+            var data = TestData.Test.Slice(0, 40);
+            string index = Path.Combine(root, "index.tsv");
+            FashionMnistData.ExportPngFolders(data, FashionMnist.ClassNames, Path.Combine(root, "images"), index);
+            Assert.True(File.Exists(Path.Combine(root, "images", "T-shirt-top", "00000.png")) || data.Labels[0] != 0);
+            IDataView files = Ml.Data.LoadFromTextFile<ImageRow>(index, separatorChar: '\t');
+            var pixels = Ml.Transforms.LoadImages("Image", root, "ImagePath")
+                .Append(Ml.Transforms.ConvertToGrayscale("Image"))
+                .Append(Ml.Transforms.ResizeImages("Image", 28, 28))
+                .Append(Ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1f / 255));
+            var rows = pixels.Fit(files).Transform(files);
+            float[][] read = rows.GetColumn<float[]>("Features").ToArray();
+            string[] labels = rows.GetColumn<string>("Label").ToArray();
+            for (int i = 0; i < data.Count; i++)
+            {
+                Assert.Equal(FashionMnist.ClassNames[data.Labels[i]], labels[i]);
+                for (int p = 0; p < 784; p++) Assert.Equal(data.Features[i * 784 + p], read[i][p], 1e-6f);
+            }
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+}
