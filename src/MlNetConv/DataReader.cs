@@ -46,7 +46,10 @@ internal static class DataReader
             labels[count++] = (int)(key - 1);
         }
         if (count == 0) throw new InvalidOperationException($"The {role} data has no rows.");
-        return new Dataset(features[..(count * size)], labels[..count], shape);
+        // The row count is usually known up front, and then the arrays are already exact: no second copy.
+        return count == labels.Length
+            ? new Dataset(features, labels, shape)
+            : new Dataset(features[..(count * size)], labels[..count], shape);
     }
 
     private static Func<ulong> LabelGetter(DataViewRowCursor cursor, DataViewSchema.Column column)

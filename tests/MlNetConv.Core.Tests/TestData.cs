@@ -1,4 +1,3 @@
-using MlNetConv.Data;
 using MlNetConv.Training;
 
 namespace MlNetConv.Tests;
@@ -6,24 +5,11 @@ namespace MlNetConv.Tests;
 /// <summary>Real Fashion-MNIST images from the subset the repository ships, loaded once per test run.</summary>
 internal static class TestData
 {
-    private static readonly Lazy<(Dataset Train, Dataset Test)> Subset = new(() => FashionMnist.Load(SubsetDirectory));
+    public static string SubsetDirectory => Shared.RepositoryData.SubsetDirectory;
 
-    public static string SubsetDirectory
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                string candidate = Path.Combine(dir.FullName, "data", "fashion-mnist-subset");
-                if (Directory.Exists(candidate)) return candidate;
-            }
-            throw new DirectoryNotFoundException("data/fashion-mnist-subset not found above " + AppContext.BaseDirectory);
-        }
-    }
+    public static Dataset Train => Shared.RepositoryData.Train;
 
-    public static Dataset Train => Subset.Value.Train;
-
-    public static Dataset Test => Subset.Value.Test;
+    public static Dataset Test => Shared.RepositoryData.Test;
 
     /// <summary>Uniform values in [−scale, scale) from a fixed seed.</summary>
     public static float[] Random(int length, int seed, float scale = 1f)
