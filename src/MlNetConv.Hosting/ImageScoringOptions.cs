@@ -1,0 +1,51 @@
+namespace MlNetConv.Hosting;
+
+/// <summary>How scored results are written.</summary>
+public enum ResultFormat
+{
+    /// <summary>One JSON object per line.</summary>
+    JsonLines,
+
+    /// <summary>Comma-separated values with a header line.</summary>
+    Csv,
+}
+
+/// <summary>Settings of the image batch-scoring worker (configuration section "ImageScoring" by convention).</summary>
+public sealed class ImageScoringOptions
+{
+    /// <summary>The ML.NET model zip to score with; its input must be an "ImagePath" text column (a LoadImages pipeline).</summary>
+    public string ModelPath { get; set; } = "";
+
+    /// <summary>Where images arrive. Claimed files move to Inbox/.claims while they are scored.</summary>
+    public string Inbox { get; set; } = "";
+
+    /// <summary>Where result files go; done/ and failed/ are made inside it unless set elsewhere.</summary>
+    public string Outbox { get; set; } = "";
+
+    /// <summary>Scored inputs; default Outbox/done.</summary>
+    public string? DoneDirectory { get; set; }
+
+    /// <summary>Unreadable inputs, each with a ".reason.txt" beside it; default Outbox/failed.</summary>
+    public string? FailedDirectory { get; set; }
+
+    /// <summary>Images per scoring batch (and per result file).</summary>
+    public int BatchSize { get; set; } = 64;
+
+    /// <summary>File-name patterns of the images to score.</summary>
+    public string[] FilePatterns { get; set; } = ["*.png", "*.jpg", "*.jpeg", "*.bmp"];
+
+    /// <summary>Threads for decoding and scoring.</summary>
+    public int MaxDegreeOfParallelism { get; set; } = Environment.ProcessorCount;
+
+    /// <summary>How often the inbox is scanned in addition to file-system events (events can be missed).</summary>
+    public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>JSON Lines or CSV.</summary>
+    public ResultFormat ResultFormat { get; set; } = ResultFormat.JsonLines;
+
+    internal string Done => DoneDirectory ?? Path.Combine(Outbox, "done");
+
+    internal string Failed => FailedDirectory ?? Path.Combine(Outbox, "failed");
+
+    internal string Claims => Path.Combine(Inbox, ".claims");
+}

@@ -1,0 +1,45 @@
+using System.Diagnostics.Metrics;
+
+namespace MlNetConv.Hosting;
+
+/// <summary>The worker's measurements, on the "MlNetConv.Hosting" meter.</summary>
+public sealed class ScoringMetrics : IDisposable
+{
+    /// <summary>The meter's name, for listeners and exporters.</summary>
+    public const string MeterName = "MlNetConv.Hosting";
+
+    private readonly Meter meter;
+    private readonly Counter<long> scored;
+    private readonly Counter<long> failed;
+    private readonly Histogram<double> batchLatency;
+    private double lastRate;
+
+    /// <summary>Creates the instruments on a new meter (or one from <paramref name="meterFactory"/>).</summary>
+    public ScoringMetrics(IMeterFactory? meterFactory = null)
+    {
+        meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
+        scored = meter.CreateCounter<long>("mlnetconv.images.scored", "{image}", "Images scored and written to a result file");
+        failed = meter.CreateCounter<long>("mlnetconv.images.failed", "{image}", "Images moved to the failed folder");
+        batchLatency = meter.CreateHistogram<double>("mlnetconv.batch.duration", "ms", "Time to decode, score and commit one batch");
+        meter.CreateObservableGauge("mlnetconv.images.rate", () => Volatile.Read(ref lastRate), "{image}/s", "Images per second in the last batch");
+    }
+
+    /// <summary>Images scored since start.</summary>
+    public long Scored { get; private set; }
+
+    /// <summary>Images failed since start.</summary>
+    public long Failed { get; private set; }
+
+    internal void RecordBatch(int scoredImages, int failedImages, TimeSpan duration)
+    {
+        scored.Add(scoredImages);
+        failed.Add(failedImages);
+        batchLatency.Record(duration.TotalMilliseconds);
+        Volatile.Write(ref lastRate, scoredImages / Math.Max(duration.TotalSeconds, 1e-9));
+        Scored += scoredImages;
+        Failed += failedImages;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => meter.Dispose();
+}
