@@ -1,0 +1,79 @@
+using Microsoft.ML;
+using Microsoft.ML.Data;
+using Microsoft.ML.Transforms.Image;
+using MlNetConv.Data;
+using MlNetConv.Layers;
+using MlNetConv.ML;
+using MlNetConv.ML.Data;
+using MlNetConv.Tests.Shared;
+
+namespace MlNetConv.Hosting.Tests;
+
+/// <summary>
+/// Two small model zips trained in the test run on real PNG files (the LoadImages pipeline the worker needs), and a pool
+/// of test PNGs to drop into inboxes.
+/// </summary>
+public sealed class Models : IDisposable
+{
+    public Models()
+    {
+        Root = Directory.CreateTempSubdirectory("mlnetconv-hosting").FullName;
+        string trainIndex = Path.Combine(Root, "train.tsv");
+        FashionMnistData.ExportPngFolders(RepositoryData.Train.Slice(0, 600), FashionMnist.ClassNames, Path.Combine(Root, "train"), trainIndex);
+        PoolIndex = Path.Combine(Root, "pool.tsv");
+        FashionMnistData.ExportPngFolders(RepositoryData.Test.Slice(0, PoolSize), FashionMnist.ClassNames, Path.Combine(Root, "pool"), PoolIndex);
+        Pool = File.ReadLines(PoolIndex).Select(line => Path.Combine(Root, line.Split('\t')[0])).ToArray();
+        ModelA = Train(trainIndex, seed: 1, "a.zip");
+        ModelB = Train(trainIndex, seed: 2, "b.zip");
+    }
+
+    public const int PoolSize = 300;
+
+    public string Root { get; }
+
+    /// <summary>Test images (real Fashion-MNIST PNGs), in a folder the worker never touches.</summary>
+    public string[] Pool { get; }
+
+    public string PoolIndex { get; }
+
+    public string ModelA { get; }
+
+    public string ModelB { get; }
+
+    private string Train(string index, int seed, string name)
+    {
+        var ml = new MLContext(seed: seed);
+        IDataView data = ml.Data.LoadFromTextFile<ImageRow>(index, separatorChar: '\t');
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", Root, "ImagePath"))
+            .Append(ml.Transforms.ConvertToGrayscale("Image"))
+            .Append(ml.Transforms.ResizeImages("Image", 28, 28))
+            .Append(ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1f / 255))
+            .Append(ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions
+            {
+                Layers = [new Conv2D(8, 3, 2, activation: Activation.Relu), new Flatten(), new Dense(10, Activation.Softmax)],
+                Epochs = 3,
+                Seed = seed,
+                ValidationFraction = 0,
+                EarlyStoppingPatience = null,
+            }))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+        string path = Path.Combine(Root, name);
+        ml.Model.Save(pipeline.Fit(data), data.Schema, path);
+        return path;
+    }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+
+    public sealed class ImageRow
+    {
+        [LoadColumn(0)]
+        public string ImagePath { get; set; } = "";
+
+        [LoadColumn(1)]
+        public string Label { get; set; } = "";
+    }
+}
+
+[CollectionDefinition(nameof(Models))]
+public sealed class ModelsCollection : ICollectionFixture<Models>;

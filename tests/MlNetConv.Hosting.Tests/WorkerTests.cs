@@ -1,0 +1,172 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using Microsoft.ML;
+using Microsoft.ML.Data;
+
+namespace MlNetConv.Hosting.Tests;
+
+[Collection(nameof(Models))]
+public class WorkerTests(Models models)
+{
+    [Fact]
+    public async Task ScoresEveryImageOnceWithThePredictionEnginesAnswers()
+    {
+        using var work = new Workspace(models.ModelA);
+        using (var host = Workspace.CreateHost(work.Settings()))
+        {
+            await host.StartAsync();
+            work.Drop(models.Pool);
+            Workspace.WaitUntil(() => work.Done == Models.PoolSize, "every image to be scored");
+            await host.StopAsync();
+        }
+        work.AssertEachScoredOnce(models.Pool);
+
+        var ml = new MLContext();
+        var model = ml.Model.Load(models.ModelA, out _);
+        var engine = ml.Model.CreatePredictionEngine<Models.ImageRow, Prediction>(model);
+        var byFile = work.Results().ToDictionary(r => r.File);
+        foreach (string image in models.Pool)
+            Assert.Equal(engine.Predict(new Models.ImageRow { ImagePath = image }).PredictedLabel, byFile[Path.GetFileName(image)].Predicted);
+        Assert.Single(work.Results().Select(r => r.ModelId).Distinct());
+    }
+
+    [Fact]
+    public async Task UnreadableFilesGoToFailedWithAReasonWhileTheRestAreScored()
+    {
+        using var work = new Workspace(models.ModelA);
+        string[] good = models.Pool.Take(40).ToArray();
+        using (var host = Workspace.CreateHost(work.Settings(batchSize: 8)))
+        {
+            await host.StartAsync();
+            work.DropBytes("empty.png", []);
+            work.DropBytes("noise.png", Enumerable.Range(0, 500).Select(i => (byte)(i * 37)).ToArray());
+            work.DropBytes("notes.png", "not an image"u8.ToArray());
+            work.Drop(good);
+            Workspace.WaitUntil(() => work.Done == good.Length && work.Failed == 3, "40 scored and 3 failed");
+            await host.StopAsync();
+        }
+        string failed = Path.Combine(work.Outbox, "failed");
+        Assert.Equal("empty file", File.ReadAllText(Path.Combine(failed, "empty.png.reason.txt")).Trim());
+        Assert.StartsWith("not a readable image", File.ReadAllText(Path.Combine(failed, "noise.png.reason.txt")));
+        Assert.True(File.Exists(Path.Combine(failed, "notes.png")));
+        work.AssertEachScoredOnce(good);
+    }
+
+    [Fact]
+    public async Task StoppingMidRunAndStartingAgainScoresEveryImageExactlyOnce()
+    {
+        using var work = new Workspace(models.ModelA);
+        work.Drop(models.Pool);
+        using (var first = Workspace.CreateHost(work.Settings(batchSize: 8)))
+        {
+            await first.StartAsync();
+            Workspace.WaitUntil(() => work.Done >= 16, "the first batches");
+            await first.StopAsync();
+        }
+        Assert.True(work.Done < Models.PoolSize, "the first host should have been stopped mid-run");
+        using (var second = Workspace.CreateHost(work.Settings(batchSize: 8)))
+        {
+            await second.StartAsync();
+            Workspace.WaitUntil(() => work.Done == Models.PoolSize, "the rest");
+            await second.StopAsync();
+        }
+        work.AssertEachScoredOnce(models.Pool);
+    }
+
+    [Fact]
+    public async Task AWorkerProcessKilledMidBatchLosesNothingAndDuplicatesNothing()
+    {
+        using var work = new Workspace(models.ModelA);
+        work.Drop(models.Pool);
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BatchScoringWorker.dll"));
+        foreach (var (key, value) in work.Settings(batchSize: 8)) start.ArgumentList.Add($"--{key}={value}");
+        using (var child = Process.Start(start)!)
+        {
+            _ = child.StandardOutput.ReadToEndAsync();
+            _ = child.StandardError.ReadToEndAsync();
+            Workspace.WaitUntil(() => work.Done >= 16 || child.HasExited, "the child worker's first batches");
+            Assert.False(child.HasExited, "the child worker exited on its own");
+            child.Kill(entireProcessTree: true); // SIGKILL: no shutdown code runs
+            child.WaitForExit();
+        }
+        Assert.True(work.Done < Models.PoolSize, "the child should have been killed mid-run");
+        using (var host = Workspace.CreateHost(work.Settings(batchSize: 8)))
+        {
+            await host.StartAsync();
+            Workspace.WaitUntil(() => work.Done == Models.PoolSize, "the restarted worker to finish");
+            await host.StopAsync();
+        }
+        work.AssertEachScoredOnce(models.Pool);
+    }
+
+    [Fact]
+    public async Task TwoWorkersOnOneInboxNeverScoreAFileTwice()
+    {
+        using var work = new Workspace(models.ModelA);
+        using var first = Workspace.CreateHost(work.Settings(batchSize: 4));
+        using var second = Workspace.CreateHost(work.Settings(batchSize: 4));
+        await Task.WhenAll(first.StartAsync(), second.StartAsync());
+        work.Drop(models.Pool);
+        Workspace.WaitUntil(() => work.Done == Models.PoolSize, "both workers to finish");
+        await Task.WhenAll(first.StopAsync(), second.StopAsync());
+        work.AssertEachScoredOnce(models.Pool);
+    }
+
+    [Fact]
+    public async Task AReplacedModelZipScoresTheLaterBatches()
+    {
+        using var work = new Workspace(models.ModelA);
+        string[] before = models.Pool.Take(50).ToArray(), after = models.Pool.Skip(50).Take(50).ToArray();
+        using (var host = Workspace.CreateHost(work.Settings(batchSize: 10)))
+        {
+            await host.StartAsync();
+            work.Drop(before);
+            Workspace.WaitUntil(() => work.Done == 50, "the first 50");
+            // Replaced the safe way: copied beside it, then renamed over it.
+            File.Copy(models.ModelB, work.ModelPath + ".new");
+            File.Move(work.ModelPath + ".new", work.ModelPath, overwrite: true);
+            work.Drop(after);
+            Workspace.WaitUntil(() => work.Done == 100, "the next 50");
+            await host.StopAsync();
+        }
+        var results = work.Results().ToDictionary(r => r.File);
+        string[] idsBefore = before.Select(f => results[Path.GetFileName(f)].ModelId).Distinct().ToArray();
+        string[] idsAfter = after.Select(f => results[Path.GetFileName(f)].ModelId).Distinct().ToArray();
+        Assert.Single(idsBefore);
+        Assert.Single(idsAfter);
+        Assert.NotEqual(idsBefore[0], idsAfter[0]);
+        Assert.Equal(0, work.Failed);
+        work.AssertEachScoredOnce(before.Concat(after));
+    }
+
+    [Fact]
+    public async Task BadSettingsOrABadModelStopTheStartWithTheReason()
+    {
+        using var work = new Workspace(models.ModelA);
+        var missingModel = work.Settings();
+        missingModel["ImageScoring:ModelPath"] = Path.Combine(work.Root, "nope.zip");
+        missingModel["ImageScoring:BatchSize"] = "0";
+        using (var host = Workspace.CreateHost(missingModel))
+        {
+            var error = await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync());
+            Assert.Contains("nope.zip", error.Message);
+            Assert.Contains("BatchSize", error.Message);
+        }
+
+        var noInbox = work.Settings();
+        noInbox["ImageScoring:Inbox"] = Path.Combine(work.Root, "missing-inbox");
+        using (var host = Workspace.CreateHost(noInbox))
+            Assert.Contains("missing-inbox", (await Assert.ThrowsAsync<OptionsValidationException>(() => host.StartAsync())).Message);
+
+        File.WriteAllBytes(work.ModelPath, "PK not really a zip"u8.ToArray());
+        using (var host = Workspace.CreateHost(work.Settings()))
+            Assert.Contains(work.ModelPath, (await Assert.ThrowsAsync<InvalidDataException>(() => host.StartAsync())).Message);
+    }
+
+    public sealed class Prediction
+    {
+        public string PredictedLabel { get; set; } = "";
+    }
+}

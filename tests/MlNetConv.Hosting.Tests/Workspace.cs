@@ -1,0 +1,110 @@
+using System.Diagnostics;
+using System.Text.Json;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+
+namespace MlNetConv.Hosting.Tests;
+
+/// <summary>An inbox, an outbox and a model path of one test, and the helpers to run workers on them.</summary>
+public sealed class Workspace : IDisposable
+{
+    public Workspace(string model)
+    {
+        Root = Directory.CreateTempSubdirectory("mlnetconv-worker").FullName;
+        Inbox = Directory.CreateDirectory(Path.Combine(Root, "inbox")).FullName;
+        Outbox = Path.Combine(Root, "outbox");
+        ModelPath = Path.Combine(Root, "model.zip");
+        File.Copy(model, ModelPath);
+    }
+
+    public string Root { get; }
+
+    public string Inbox { get; }
+
+    public string Outbox { get; }
+
+    public string ModelPath { get; }
+
+    public Dictionary<string, string?> Settings(int batchSize = 16) => new()
+    {
+        ["ImageScoring:ModelPath"] = ModelPath,
+        ["ImageScoring:Inbox"] = Inbox,
+        ["ImageScoring:Outbox"] = Outbox,
+        ["ImageScoring:BatchSize"] = batchSize.ToString(),
+        ["ImageScoring:PollInterval"] = "00:00:00.200",
+        ["ImageScoring:MaxDegreeOfParallelism"] = "2",
+    };
+
+    /// <summary>A real host with the worker, configured from <paramref name="settings"/>, not yet started.</summary>
+    public static IHost CreateHost(Dictionary<string, string?> settings)
+    {
+        var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
+        builder.Configuration.AddInMemoryCollection(settings);
+        builder.Logging.AddFilter(_ => false);
+        builder.Services.AddImageBatchScoring(builder.Configuration.GetSection("ImageScoring"));
+        return builder.Build();
+    }
+
+    /// <summary>Drops files into the inbox the safe way: copied beside it, then renamed in, so no half file is ever seen.</summary>
+    public void Drop(IEnumerable<string> files)
+    {
+        string staging = Directory.CreateDirectory(Path.Combine(Root, "staging")).FullName;
+        foreach (string file in files)
+        {
+            string temporary = Path.Combine(staging, Path.GetFileName(file));
+            File.Copy(file, temporary, overwrite: true);
+            File.Move(temporary, Path.Combine(Inbox, Path.GetFileName(file)));
+        }
+    }
+
+    public void DropBytes(string name, byte[] bytes)
+    {
+        string staging = Directory.CreateDirectory(Path.Combine(Root, "staging")).FullName;
+        File.WriteAllBytes(Path.Combine(staging, name), bytes);
+        File.Move(Path.Combine(staging, name), Path.Combine(Inbox, name));
+    }
+
+    /// <summary>Every line of every committed result file.</summary>
+    public List<(string File, string Predicted, string ModelId)> Results()
+    {
+        if (!Directory.Exists(Outbox)) return [];
+        return Directory.GetFiles(Outbox, "results-*.jsonl")
+            .SelectMany(File.ReadLines)
+            .Select(line => JsonDocument.Parse(line).RootElement)
+            .Select(e => (e.GetProperty("file").GetString()!, e.GetProperty("predicted_label").GetString()!, e.GetProperty("model_id").GetString()!))
+            .ToList();
+    }
+
+    public int Done => Directory.Exists(Path.Combine(Outbox, "done")) ? Directory.GetFiles(Path.Combine(Outbox, "done")).Length : 0;
+
+    public int Failed => Directory.Exists(Path.Combine(Outbox, "failed")) ? Directory.GetFiles(Path.Combine(Outbox, "failed"), "*.reason.txt").Length : 0;
+
+    /// <summary>Files still waiting or claimed.</summary>
+    public int Pending => Directory.GetFiles(Inbox, "*", SearchOption.AllDirectories).Count(f => !f.EndsWith("owner.lock", StringComparison.Ordinal));
+
+    public static void WaitUntil(Func<bool> condition, string what, int seconds = 60)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed.TotalSeconds > seconds) Assert.Fail($"Timed out after {seconds} s waiting for {what}.");
+            Thread.Sleep(50);
+        }
+    }
+
+    /// <summary>Each dropped file appears in exactly one result line, sits in done/, and nothing is left claimed.</summary>
+    public void AssertEachScoredOnce(IEnumerable<string> dropped)
+    {
+        var results = Results();
+        var names = dropped.Select(Path.GetFileName).Order().ToArray();
+        var duplicates = results.GroupBy(r => r.File).Where(g => g.Count() > 1).Select(g => g.Key).ToArray();
+        Assert.True(duplicates.Length == 0, $"scored more than once: {string.Join(", ", duplicates.Take(5))}");
+        Assert.Equal(names, results.Select(r => r.File).Order().ToArray());
+        Assert.Equal(names.Length, Done);
+        Assert.Equal(0, Pending);
+    }
+
+    public void Dispose() => Directory.Delete(Root, recursive: true);
+}
