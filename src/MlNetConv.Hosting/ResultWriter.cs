@@ -34,7 +34,7 @@ internal static class ResultWriter
         predicted_label = r.Prediction.PredictedLabel,
         top = r.Prediction.Top.Select(t => new { label = t.Label, score = t.Score }),
         model_id = r.ModelId,
-        time = r.Time.ToString("O", CultureInfo.InvariantCulture),
+        time = r.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture),
     });
 
     private static string Csv(ScoredImage r)
@@ -46,7 +46,7 @@ internal static class ResultWriter
             fields.Add(i < r.Prediction.Top.Length ? r.Prediction.Top[i].Score.ToString("R", CultureInfo.InvariantCulture) : "");
         }
         fields.Add(r.ModelId);
-        fields.Add(r.Time.ToString("O", CultureInfo.InvariantCulture));
+        fields.Add(r.Time.UtcDateTime.ToString("O", CultureInfo.InvariantCulture));
         return string.Join(',', fields.Select(Quote));
     }
 
