@@ -79,12 +79,8 @@ public class WorkerTests(Models models)
     {
         using var work = new Workspace(models.ModelA);
         work.Drop(models.Pool);
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BatchScoringWorker.dll"));
-        foreach (var (key, value) in work.Settings(batchSize: 8)) start.ArgumentList.Add($"--{key}={value}");
-        using (var child = Process.Start(start)!)
+        using (var child = StartChildWorker(work, batchSize: 8))
         {
-            _ = child.StandardOutput.ReadToEndAsync();
             _ = child.StandardError.ReadToEndAsync();
             Workspace.WaitUntil(() => work.Done >= 16 || child.HasExited, "the child worker's first batches");
             Assert.False(child.HasExited, "the child worker exited on its own");
@@ -163,6 +159,82 @@ public class WorkerTests(Models models)
         File.WriteAllBytes(work.ModelPath, "PK not really a zip"u8.ToArray());
         using (var host = Workspace.CreateHost(work.Settings()))
             Assert.Contains(work.ModelPath, (await Assert.ThrowsAsync<InvalidDataException>(() => host.StartAsync())).Message);
+    }
+
+    [Fact]
+    public async Task AWorkerProcessAndAHostOnOneInboxShareItExactlyOnce()
+    {
+        using var work = new Workspace(models.ModelA);
+        using var child = StartChildWorker(work, batchSize: 2);
+        _ = child.StandardError.ReadToEndAsync();
+        // The child is ready once its claim folder exists; only then do the files arrive, so both compete for them.
+        Workspace.WaitUntil(() => Directory.Exists(Path.Combine(work.Inbox, ".claims")) &&
+            Directory.GetDirectories(Path.Combine(work.Inbox, ".claims")).Any(d => d.Contains($"-{child.Id}-", StringComparison.Ordinal)), "the child worker to start");
+        using var host = Workspace.CreateHost(work.Settings(batchSize: 2));
+        await host.StartAsync();
+        work.Drop(models.Pool);
+        Workspace.WaitUntil(() => work.Done == Models.PoolSize, "both workers to finish");
+        await host.StopAsync();
+        child.Kill(entireProcessTree: true);
+        child.WaitForExit();
+        string[] resultFiles = Directory.GetFiles(work.Outbox, "results-*.jsonl").Select(Path.GetFileName).ToArray()!;
+        Assert.Contains(resultFiles, f => f.Contains($"-{child.Id}-", StringComparison.Ordinal));
+        Assert.Contains(resultFiles, f => f.Contains($"-{Environment.ProcessId}-", StringComparison.Ordinal));
+        work.AssertEachScoredOnce(models.Pool);
+    }
+
+    [Fact]
+    public async Task CsvResultsAndMetricsAreWritten()
+    {
+        using var work = new Workspace(models.ModelA);
+        var settings = work.Settings(batchSize: 10);
+        settings["ImageScoring:ResultFormat"] = "Csv";
+        var measured = new Dictionary<string, double>();
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) => { if (instrument.Meter.Name == ScoringMetrics.MeterName) l.EnableMeasurementEvents(instrument); };
+        listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => { lock (measured) measured[instrument.Name] = measured.GetValueOrDefault(instrument.Name) + value; });
+        listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => { lock (measured) measured[instrument.Name] = value; });
+        listener.Start();
+        using (var host = Workspace.CreateHost(settings))
+        {
+            await host.StartAsync();
+            work.Drop(models.Pool.Take(30));
+            work.DropBytes("bad.png", [1, 2, 3]);
+            Workspace.WaitUntil(() => work.Done == 30 && work.Failed == 1, "30 scored, 1 failed");
+            await host.StopAsync();
+        }
+        string[] lines = Directory.GetFiles(work.Outbox, "results-*.csv").SelectMany(File.ReadLines).ToArray();
+        Assert.Equal(30, lines.Count(l => !l.StartsWith("file,", StringComparison.Ordinal)));
+        Assert.All(lines.Where(l => l.StartsWith("file,", StringComparison.Ordinal)), h => Assert.Equal("file,predicted_label,label_1,score_1,label_2,score_2,label_3,score_3,model_id,time", h));
+        lock (measured)
+        {
+            Assert.Equal(30, measured["mlnetconv.images.scored"]);
+            Assert.Equal(1, measured["mlnetconv.images.failed"]);
+            Assert.True(measured["mlnetconv.batch.duration"] > 0);
+        }
+    }
+
+    [Fact]
+    public void TheWorkerExampleExitsNonZeroWithTheReasonOnABadModel()
+    {
+        using var work = new Workspace(models.ModelA);
+        File.WriteAllBytes(work.ModelPath, []);
+        using var child = StartChildWorker(work, batchSize: 8);
+        string stderr = child.StandardError.ReadToEnd();
+        Assert.True(child.WaitForExit(60_000));
+        Assert.Equal(1, child.ExitCode);
+        Assert.Contains("cannot start", stderr);
+        Assert.Contains(work.ModelPath, stderr);
+    }
+
+    private static Process StartChildWorker(Workspace work, int batchSize)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BatchScoringWorker.dll"));
+        foreach (var (key, value) in work.Settings(batchSize)) start.ArgumentList.Add($"--{key}={value}");
+        var process = Process.Start(start)!;
+        _ = process.StandardOutput.ReadToEndAsync();
+        return process;
     }
 
     public sealed class Prediction
