@@ -104,16 +104,38 @@ internal sealed class ImageScoringService(IOptions<ImageScoringOptions> optionsA
             }
         }
 
+        var results = new List<ScoredImage>();
         if (readable.Count > 0)
         {
-            ImagePrediction[] predictions = model!.Score(readable.Select(f => f.Claimed).ToList());
             var now = DateTimeOffset.UtcNow;
-            var results = readable.Select((f, i) => new ScoredImage(Path.GetFileName(f.Original), predictions[i], model.Id, now)).ToList();
-            ResultWriter.Write(options.Outbox, batchId, options.ResultFormat, results); // the commit
+            ScoringModel current = model!;
+            try
+            {
+                ImagePrediction[] predictions = current.Score(readable.Select(f => f.Claimed).ToList());
+                results.AddRange(readable.Select((f, i) => new ScoredImage(Path.GetFileName(f.Original), predictions[i], current.Id, now)));
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                // Some file decodes but the pipeline still refuses it: score one by one so only that file fails.
+                logger.LogWarning("Batch {Batch} failed as a whole ({Reason}); scoring its files one by one", batchId, e.Message);
+                foreach (var file in readable)
+                {
+                    try
+                    {
+                        results.Add(new ScoredImage(Path.GetFileName(file.Original), current.Score([file.Claimed])[0], current.Id, now));
+                    }
+                    catch (Exception single) when (single is not OutOfMemoryException)
+                    {
+                        claims.Fail(file.Claimed, $"the model could not score it: {single.Message}");
+                        failed++;
+                    }
+                }
+            }
+            if (results.Count > 0) ResultWriter.Write(options.Outbox, batchId, options.ResultFormat, results); // the commit
         }
         claims.Complete(batchFolder);
-        metrics.RecordBatch(readable.Count, failed, clock.Elapsed);
-        logger.LogInformation("Batch {Batch}: {Scored} scored, {Failed} failed in {Milliseconds:F0} ms", batchId, readable.Count, failed, clock.Elapsed.TotalMilliseconds);
+        metrics.RecordBatch(results.Count, failed, clock.Elapsed);
+        logger.LogInformation("Batch {Batch}: {Scored} scored, {Failed} failed in {Milliseconds:F0} ms", batchId, results.Count, failed, clock.Elapsed.TotalMilliseconds);
         return files.Count;
     }
 
