@@ -45,6 +45,7 @@ internal static class EndToEnd
             Console.WriteLine($"epoch {e.Epoch}: {e.SamplesPerSecond:F0} img/s train, loss {e.Loss:F4}");
         }));
         double trainRate = Median(epochRates.Skip(epochRates.Count > 1 ? 1 : 0)); // epoch 1 includes JIT warm-up
+        PrintProfile(new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 42) { Threads = threads }.ProfileTraining(train, batches: 100));
         double accuracy = model.Evaluate(test).Accuracy;
 
         double Infer(int batch, int images)
@@ -83,6 +84,19 @@ internal static class EndToEnd
             Console.WriteLine($"{figure,-28} {ours,12:F0} {(theirs is { } t ? t.ToString("F0") : "-"),12} " +
                 $"{(theirs is { } p && p > 0 ? (ours / p).ToString("F2") + "×" : "-"),8}");
         return 0;
+    }
+
+    // Where a training batch's time goes, per layer and pass: the table to attack the biggest share from.
+    private static void PrintProfile(TrainingProfile profile)
+    {
+        double total = profile.Total.TotalMilliseconds;
+        Console.WriteLine($"\nper training batch of {profile.BatchSize} (mean of {profile.Batches} batches), ms and share of {total:F2} ms:");
+        Console.WriteLine($"{"layer",-28} {"forward",9} {"backward",9} {"share",7}");
+        foreach (var l in profile.Layers)
+            Console.WriteLine($"{$"{l.Name} ({l.TypeName})",-28} {l.Forward.TotalMilliseconds,9:F3} {l.Backward.TotalMilliseconds,9:F3} {(l.Forward + l.Backward).TotalMilliseconds / total,7:P1}");
+        Console.WriteLine($"{"loss",-28} {profile.Loss.TotalMilliseconds,9:F3} {"",9} {profile.Loss.TotalMilliseconds / total,7:P1}");
+        Console.WriteLine($"{"optimizer update",-28} {profile.Update.TotalMilliseconds,9:F3} {"",9} {profile.Update.TotalMilliseconds / total,7:P1}");
+        Console.WriteLine();
     }
 
     internal static double Median(IEnumerable<double> values)

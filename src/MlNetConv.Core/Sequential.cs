@@ -23,6 +23,7 @@ public sealed class Sequential
     private readonly float[] gradients;
     private readonly ConcurrentDictionary<(int Capacity, int Threads), ConcurrentBag<Workspace>> inferenceWorkspaces = new();
     private Workspace? trainingWorkspace;
+    private long[]? profileTicks; // per layer forward, then per layer backward, then loss and update; null when not profiling
     private int threads = Environment.ProcessorCount;
 
     /// <summary>Builds the model: every layer's shape is checked and its parameters initialised from <paramref name="seed"/>.</summary>
@@ -236,6 +237,38 @@ public sealed class Sequential
         return TrainStep(ws, n, optimizer, "this batch");
     }
 
+    /// <summary>
+    /// Trains on <paramref name="batches"/> batches of <paramref name="data"/> (after two warm-up batches) and reports the mean
+    /// time per batch of every layer's forward and backward pass, the loss and the update. This trains the model.
+    /// </summary>
+    public TrainingProfile ProfileTraining(Dataset data, int batches = 50, int batchSize = 32, Optimizer? optimizer = null)
+    {
+        ArgumentNullException.ThrowIfNull(data);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
+        if (data.Count < batchSize) throw new ArgumentException($"Profiling needs at least one batch of {batchSize} samples; the data has {data.Count}.", nameof(data));
+        optimizer ??= new Adam();
+        int size = InputShape.Size, per = data.Count / batchSize;
+        void Batch(int b)
+        {
+            int start = b % per * batchSize;
+            TrainOnBatch(data.Features.AsSpan(start * size, batchSize * size), data.Labels.AsSpan(start, batchSize), optimizer);
+        }
+        Batch(0);
+        Batch(1);
+        profileTicks = new long[2 * layers.Count + 2];
+        try
+        {
+            for (int b = 0; b < batches; b++) Batch(b + 2);
+            TimeSpan Mean(long ticks) => TimeSpan.FromTicks((long)(ticks * (TimeSpan.TicksPerSecond / (double)Stopwatch.Frequency) / batches));
+            var timings = layers.Select((l, i) => new LayerTiming(l.Name, l.TypeName, Mean(profileTicks[i]), Mean(profileTicks[layers.Count + i]))).ToList();
+            return new TrainingProfile(timings, Mean(profileTicks[^2]), Mean(profileTicks[^1]), batches, batchSize);
+        }
+        finally
+        {
+            profileTicks = null;
+        }
+    }
+
     /// <summary>Loss and accuracy over <paramref name="data"/> in inference mode (dropout off).</summary>
     public EvaluationResult Evaluate(Dataset data, int batchSize = 32)
     {
@@ -382,13 +415,17 @@ public sealed class Sequential
     private (float Loss, int Correct) TrainStep(Workspace ws, int n, Optimizer optimizer, string where)
     {
         RunForward(ws, n, training: true);
+        long started = Stopwatch.GetTimestamp();
         float loss = LossAndGradient(ws, n);
+        if (profileTicks is not null) profileTicks[^2] += Stopwatch.GetTimestamp() - started;
         if (!float.IsFinite(loss))
             throw new InvalidOperationException(
                 $"The training loss became {loss} at {where}: training diverged. Lower the learning rate or check the inputs' scale.");
         int correct = CountCorrect(ws, n);
         RunBackward(ws, n);
+        started = Stopwatch.GetTimestamp();
         optimizer.Step(parameters, gradients);
+        if (profileTicks is not null) profileTicks[^1] += Stopwatch.GetTimestamp() - started;
         return (loss, correct);
     }
 
@@ -412,13 +449,20 @@ public sealed class Sequential
             pass.Training = training;
             pass.Pool = pool;
             pass.Random = training ? TrainingRandom : null;
+            long started = Stopwatch.GetTimestamp();
             layers[i].Forward(pass);
+            if (profileTicks is not null && training) profileTicks[i] += Stopwatch.GetTimestamp() - started;
         }
     }
 
     private void RunBackward(Workspace ws, int n)
     {
-        for (int i = layers.Count - 1; i >= 0; i--) layers[i].Backward(ws.Passes[i]);
+        for (int i = layers.Count - 1; i >= 0; i--)
+        {
+            long started = Stopwatch.GetTimestamp();
+            layers[i].Backward(ws.Passes[i]);
+            if (profileTicks is not null) profileTicks[layers.Count + i] += Stopwatch.GetTimestamp() - started;
+        }
     }
 
     // Mean cross-entropy of the batch; leaves dL/d(logits) in the last layer's output gradient.

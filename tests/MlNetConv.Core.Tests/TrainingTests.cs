@@ -100,6 +100,19 @@ public class TrainingTests
     }
 
     [Fact]
+    public void ProfilingReportsEveryLayerAndTrains()
+    {
+        var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 6);
+        float[] before = model.ParameterBuffer.ToArray();
+        TrainingProfile profile = model.ProfileTraining(TestData.Train.Slice(0, 256), batches: 5);
+        Assert.Equal(model.Layers.Select(l => l.Name), profile.Layers.Select(l => l.Name));
+        Assert.All(profile.Layers.Where(l => l.TypeName == "Conv2D"), l => Assert.True(l.Forward > TimeSpan.Zero && l.Backward > TimeSpan.Zero));
+        Assert.True(profile.Update > TimeSpan.Zero);
+        Assert.Equal(profile.Layers.Sum(l => (l.Forward + l.Backward).Ticks) + profile.Loss.Ticks + profile.Update.Ticks, profile.Total.Ticks);
+        Assert.NotEqual(before, model.ParameterBuffer);
+    }
+
+    [Fact]
     public void SgdWithNesterovMomentumAlsoTrains()
     {
         var model = new Sequential(FashionMnist.ImageShape,
