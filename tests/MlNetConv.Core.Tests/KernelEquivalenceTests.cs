@@ -83,6 +83,28 @@ public class KernelEquivalenceTests
         }
     }
 
+    [Fact]
+    public void MaxPoolingFastPathMatchesTheReference()
+    {
+        var random = new Random(3);
+        for (int trial = 0; trial < 200; trial++)
+        {
+            int c = random.Next(1, 5), h = random.Next(2, 14), w = random.Next(2, 14);
+            var padding = trial % 3 == 0 ? Padding.Same : Padding.Valid;
+            var window = Window2D.Create(h, w, 2, 2, 2, 2, padding);
+            // Coarse values make ties common; a few NaNs must win their windows in both versions.
+            float[] x = Enumerable.Range(0, c * h * w).Select(_ => (float)random.Next(-3, 4)).ToArray();
+            if (trial % 5 == 0) x[random.Next(x.Length)] = float.NaN;
+            int outputs = c * window.OutputArea;
+            float[] expectedY = new float[outputs], actualY = new float[outputs];
+            int[] expectedIndex = new int[outputs], actualIndex = new int[outputs];
+            Pooling2DReference.MaxForward(x, expectedY, expectedIndex, c, window);
+            Pooling2DKernels.MaxForward(x, actualY, actualIndex, c, window);
+            Assert.Equal(expectedY, actualY);
+            Assert.Equal(expectedIndex, actualIndex);
+        }
+    }
+
     [Theory]
     [MemberData(nameof(Widths))]
     public void ReluBackwardMatchesTheDefinitionAtEveryLength(SimdWidth width)

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
 using MlNetConv.Geometry;
 
 namespace MlNetConv.Kernels;
@@ -5,43 +7,61 @@ namespace MlNetConv.Kernels;
 /// <summary>
 /// 2-D max and average pooling for one image, channel by channel. x (C, H, W), y (C, OH, OW).
 /// Padded positions never win a max and never count in an average (TensorFlow's rule for "same").
-/// Pooling moves little arithmetic, so these plain loops are both the fast and the reference version.
 /// </summary>
 internal static class Pooling2DKernels
 {
-    /// <summary>y = max over each window; argMax[o] is the index in x (within this image) of the first maximum.</summary>
+    /// <summary>
+    /// y = max over each window; argMax[o] is the index in x (within this image) of the first maximum (NaN wins).
+    /// The textbook's 2×2 windows with stride 2 and no padding take an unrolled path; every other window the general
+    /// loop of <see cref="Reference.Pooling2DReference.MaxForward"/>.
+    /// </summary>
     public static void MaxForward(ReadOnlySpan<float> x, Span<float> y, Span<int> argMax, int channels, in Window2D window)
     {
         var (rows, cols) = (window.Rows, window.Columns);
-        int inArea = window.InputArea, outArea = window.OutputArea;
+        bool twoByTwo = rows.Window == 2 && cols.Window == 2 && rows.Stride == 2 && cols.Stride == 2 &&
+            rows.PadBefore == 0 && cols.PadBefore == 0 && rows.Input >= 2 * rows.Output && cols.Input >= 2 * cols.Output;
+        if (!twoByTwo)
+        {
+            Reference.Pooling2DReference.MaxForward(x, y, argMax, channels, window);
+            return;
+        }
+        int width = cols.Input, inArea = window.InputArea, outArea = window.OutputArea;
+        if (x.Length < channels * inArea || y.Length < channels * outArea || (!argMax.IsEmpty && argMax.Length < channels * outArea))
+            throw new ArgumentException("Pooling spans are shorter than the window needs.");
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float ry = ref MemoryMarshal.GetReference(y);
+        bool keepIndices = !argMax.IsEmpty;
+        ref int ri = ref MemoryMarshal.GetReference(argMax);
         for (int c = 0; c < channels; c++)
             for (int oy = 0; oy < rows.Output; oy++)
-                for (int ox = 0; ox < cols.Output; ox++)
+            {
+                int top = c * inArea + 2 * oy * width, o = c * outArea + oy * cols.Output;
+                for (int ox = 0; ox < cols.Output; ox++, top += 2, o++)
                 {
-                    float best = float.NegativeInfinity;
-                    int bestIndex = -1;
-                    for (int r = 0; r < rows.Window && !float.IsNaN(best); r++)
+                    // Scan order (0,0), (0,1), (1,0), (1,1): the first maximum wins, and a NaN wins outright.
+                    int best = top;
+                    float value = Unsafe.Add(ref rx, top);
+                    if (!float.IsNaN(value))
                     {
-                        int iy = oy * rows.Stride + r - rows.PadBefore;
-                        if ((uint)iy >= (uint)rows.Input) continue;
-                        for (int s = 0; s < cols.Window; s++)
-                        {
-                            int ix = ox * cols.Stride + s - cols.PadBefore;
-                            if ((uint)ix >= (uint)cols.Input) continue;
-                            int index = c * inArea + iy * cols.Input + ix;
-                            // NaN propagates (a NaN input must not vanish behind a max); ties keep the first.
-                            if (x[index] > best || bestIndex < 0 || float.IsNaN(x[index]))
-                            {
-                                best = x[index];
-                                bestIndex = index;
-                                if (float.IsNaN(best)) break;
-                            }
-                        }
+                        Take(ref rx, top + 1, ref best, ref value);
+                        if (!float.IsNaN(value)) Take(ref rx, top + width, ref best, ref value);
+                        if (!float.IsNaN(value)) Take(ref rx, top + width + 1, ref best, ref value);
                     }
-                    int o = c * outArea + oy * cols.Output + ox;
-                    y[o] = best;
-                    if (!argMax.IsEmpty) argMax[o] = bestIndex;
+                    Unsafe.Add(ref ry, o) = value;
+                    if (keepIndices) Unsafe.Add(ref ri, o) = best;
                 }
+            }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Take(ref float x, int index, ref int best, ref float value)
+    {
+        float candidate = Unsafe.Add(ref x, index);
+        if (candidate > value || float.IsNaN(candidate))
+        {
+            value = candidate;
+            best = index;
+        }
     }
 
     /// <summary>dx = 0, then each dy is routed to the input that won its window.</summary>
