@@ -83,6 +83,23 @@ public class KernelEquivalenceTests
         }
     }
 
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void AdamStepMatchesTheReferenceAtEveryLength(SimdWidth width)
+    {
+        for (int length = 0; length <= 70; length++)
+        {
+            float[] g = TestData.Random(length, length, 0.5f), p = TestData.Random(length, length + 1);
+            float[] m = TestData.Random(length, length + 2, 0.1f), v = TestData.Random(length, length + 3, 0.1f).Select(MathF.Abs).ToArray();
+            float[] pe = p.ToArray(), me = m.ToArray(), ve = v.ToArray();
+            AdamReference.Step(pe, g, me, ve, 1e-3f, 0.9f, 0.999f, 1e-7f);
+            AdamKernels.Step(p, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-7f, width);
+            TestData.AssertClose(me, m, 1e-6f, $"m, length {length}, {width}");
+            TestData.AssertClose(ve, v, 1e-6f, $"v, length {length}, {width}");
+            TestData.AssertClose(pe, p, 1e-6f, $"parameters, length {length}, {width}");
+        }
+    }
+
     [Fact]
     public void MaxPoolingFastPathMatchesTheReference()
     {

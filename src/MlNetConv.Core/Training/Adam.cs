@@ -1,5 +1,3 @@
-using System.Numerics.Tensors;
-
 namespace MlNetConv.Training;
 
 /// <summary>
@@ -10,7 +8,7 @@ namespace MlNetConv.Training;
 public sealed class Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f)
     : Optimizer(learningRate)
 {
-    private float[] m = [], v = [], scratch = [];
+    private float[] m = [], v = [];
 
     /// <summary>Decay of the first moment.</summary>
     public float Beta1 { get; } = beta1 is > 0 and < 1 ? beta1 : throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in (0, 1).");
@@ -26,7 +24,6 @@ public sealed class Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float b
         if (m.Length == parameterCount) return;
         m = new float[parameterCount];
         v = new float[parameterCount];
-        scratch = new float[parameterCount];
         Iterations = 0;
     }
 
@@ -34,15 +31,6 @@ public sealed class Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float b
     {
         Iterations++;
         float alpha = (float)(LearningRate * Math.Sqrt(1 - Math.Pow(Beta2, Iterations)) / (1 - Math.Pow(Beta1, Iterations)));
-        Span<float> t = scratch;
-        TensorPrimitives.Subtract(gradients, m, t);
-        TensorPrimitives.MultiplyAdd(t, 1 - Beta1, m, m);
-        TensorPrimitives.Multiply(gradients, gradients, t);
-        TensorPrimitives.Subtract(t, v, t);
-        TensorPrimitives.MultiplyAdd(t, 1 - Beta2, v, v);
-        TensorPrimitives.Sqrt(v, t);
-        TensorPrimitives.Add(t, Epsilon, t);
-        TensorPrimitives.Divide(m, t, t);
-        TensorPrimitives.MultiplyAdd(t, -alpha, parameters, parameters);
+        Kernels.AdamKernels.Step(parameters, gradients, m, v, alpha, Beta1, Beta2, Epsilon);
     }
 }
