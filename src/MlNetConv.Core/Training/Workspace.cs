@@ -24,7 +24,8 @@ internal sealed class Workspace
         for (int i = 0; i < layers.Count; i++)
         {
             var output = new float[(long)capacity * layers[i].OutputShape.Size];
-            var outputGradient = new float[(long)capacity * layers[i].OutputShape.Size]; // also the loss gradient's home in inference
+            // Inference needs a gradient buffer only at the end, where Evaluate's loss leaves its (unused) gradient.
+            float[]? outputGradient = training || i == layers.Count - 1 ? new float[(long)capacity * layers[i].OutputShape.Size] : null;
             Passes[i] = new LayerPass
             {
                 Input = input,
