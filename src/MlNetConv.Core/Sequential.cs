@@ -282,32 +282,8 @@ public sealed class Sequential
     /// The output layer's values (class probabilities for a softmax output) for every sample in <paramref name="features"/>,
     /// computed <paramref name="batchSize"/> samples at a time. Safe to call from several threads at once.
     /// </summary>
-    public void Predict(ReadOnlySpan<float> features, Span<float> outputs, int batchSize = 32)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
-        int inSize = InputShape.Size, outSize = OutputShape.Size;
-        if (features.Length % inSize != 0)
-            throw new ArgumentException($"The features hold {features.Length} values, not a whole number of samples of shape {InputShape} ({inSize} values each).", nameof(features));
-        int count = features.Length / inSize;
-        if (outputs.Length < (long)count * outSize)
-            throw new ArgumentException($"{count} samples need {(long)count * outSize} output values; the span has {outputs.Length}.", nameof(outputs));
-        Dataset.EnsureFinite(features, inSize, "prediction");
-        Workspace ws = RentInferenceWorkspace(Math.Min(batchSize, Math.Max(count, 1)));
-        try
-        {
-            for (int start = 0; start < count; start += ws.Capacity)
-            {
-                int n = Math.Min(ws.Capacity, count - start);
-                features.Slice(start * inSize, n * inSize).CopyTo(ws.Input);
-                RunForward(ws, n, training: false);
-                ws.Output.AsSpan(0, n * outSize).CopyTo(outputs.Slice(start * outSize));
-            }
-        }
-        finally
-        {
-            ReturnInferenceWorkspace(ws);
-        }
-    }
+    public void Predict(ReadOnlySpan<float> features, Span<float> outputs, int batchSize = 32) =>
+        ForwardInBatches(features, layers.Count - 1, outputs, batchSize);
 
     /// <summary>The output values for each sample of <paramref name="features"/>, as a new array.</summary>
     public float[] Predict(float[] features, int batchSize = 32)
@@ -324,13 +300,23 @@ public sealed class Sequential
     /// </summary>
     public float[] PredictLayer(ReadOnlySpan<float> features, string layerName, int batchSize = 32)
     {
-        Layer target = GetLayer(layerName);
-        int index = layers.IndexOf(target), inSize = InputShape.Size, outSize = target.OutputShape.Size;
+        int index = layers.IndexOf(GetLayer(layerName));
+        var result = new float[(long)features.Length / InputShape.Size * layers[index].OutputShape.Size];
+        ForwardInBatches(features, index, result, batchSize);
+        return result;
+    }
+
+    // Inference up to layer lastLayer, batchSize samples at a time, on a rented workspace; its outputs go to outputs.
+    private void ForwardInBatches(ReadOnlySpan<float> features, int lastLayer, Span<float> outputs, int batchSize)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        int inSize = InputShape.Size, outSize = layers[lastLayer].OutputShape.Size;
         if (features.Length % inSize != 0)
-            throw new ArgumentException($"The features hold {features.Length} values, not a whole number of samples of shape {InputShape}.", nameof(features));
-        Dataset.EnsureFinite(features, inSize, "prediction");
+            throw new ArgumentException($"The features hold {features.Length} values, not a whole number of samples of shape {InputShape} ({inSize} values each).", nameof(features));
         int count = features.Length / inSize;
-        var result = new float[(long)count * outSize];
+        if (outputs.Length < (long)count * outSize)
+            throw new ArgumentException($"{count} samples need {(long)count * outSize} output values; the span has {outputs.Length}.", nameof(outputs));
+        Dataset.EnsureFinite(features, inSize, "prediction");
         Workspace ws = RentInferenceWorkspace(Math.Min(batchSize, Math.Max(count, 1)));
         try
         {
@@ -338,15 +324,14 @@ public sealed class Sequential
             {
                 int n = Math.Min(ws.Capacity, count - start);
                 features.Slice(start * inSize, n * inSize).CopyTo(ws.Input);
-                RunForward(ws, n, training: false, lastLayer: index);
-                ws.Passes[index].Output.AsSpan(0, n * outSize).CopyTo(result.AsSpan(start * outSize));
+                RunForward(ws, n, training: false, lastLayer);
+                ws.Passes[lastLayer].Output.AsSpan(0, n * outSize).CopyTo(outputs.Slice(start * outSize));
             }
         }
         finally
         {
             ReturnInferenceWorkspace(ws);
         }
-        return result;
     }
 
     /// <summary>Writes the architecture and weights in the versioned network format.</summary>
