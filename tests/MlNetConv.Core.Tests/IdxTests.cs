@@ -61,6 +61,10 @@ public class IdxTests
             var error = Assert.Throws<InvalidDataException>(() => FashionMnist.Load(images, labels));
             Assert.Contains("expected 3 labels", error.Message);
             Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(Path.Combine(dir, "missing.gz"), labels));
+            string cut = Path.Combine(dir, "cut.gz");
+            byte[] whole = File.ReadAllBytes(images);
+            File.WriteAllBytes(cut, whole[..(whole.Length / 2)]);
+            Assert.StartsWith(cut, Assert.Throws<InvalidDataException>(() => Idx.Read(cut)).Message);
         }
         finally
         {

@@ -17,14 +17,7 @@ public static class Idx
     {
         if (!File.Exists(path)) throw new FileNotFoundException($"No IDX file at '{path}'.", path);
         using var file = File.OpenRead(path);
-        try
-        {
-            return Read(file, Path.GetFileName(path));
-        }
-        catch (InvalidDataException e) when (e.InnerException is not null || !e.Message.Contains(path, StringComparison.Ordinal))
-        {
-            throw new InvalidDataException($"{path}: {e.Message}", e);
-        }
+        return Read(file, path); // every error message starts with the path
     }
 
     /// <summary>Reads IDX data from a stream (raw or gzip).</summary>
