@@ -13,13 +13,7 @@ public class WorkerTests(Models models)
     public async Task ScoresEveryImageOnceWithThePredictionEnginesAnswers()
     {
         using var work = new Workspace(models.ModelA);
-        using (var host = Workspace.CreateHost(work.Settings()))
-        {
-            await host.StartAsync();
-            work.Drop(models.Pool);
-            Workspace.WaitUntil(() => work.Done == Models.PoolSize, "every image to be scored");
-            await host.StopAsync();
-        }
+        await Workspace.RunHostUntil(work.Settings(), () => work.Done == Models.PoolSize, "every image to be scored", () => work.Drop(models.Pool));
         work.AssertEachScoredOnce(models.Pool);
 
         var ml = new MLContext();
@@ -36,16 +30,13 @@ public class WorkerTests(Models models)
     {
         using var work = new Workspace(models.ModelA);
         string[] good = models.Pool.Take(40).ToArray();
-        using (var host = Workspace.CreateHost(work.Settings(batchSize: 8)))
+        await Workspace.RunHostUntil(work.Settings(batchSize: 8), () => work.Done == good.Length && work.Failed == 3, "40 scored and 3 failed", () =>
         {
-            await host.StartAsync();
             work.DropBytes("empty.png", []);
             work.DropBytes("noise.png", Enumerable.Range(0, 500).Select(i => (byte)(i * 37)).ToArray());
             work.DropBytes("notes.png", "not an image"u8.ToArray());
             work.Drop(good);
-            Workspace.WaitUntil(() => work.Done == good.Length && work.Failed == 3, "40 scored and 3 failed");
-            await host.StopAsync();
-        }
+        });
         string failed = Path.Combine(work.Outbox, "failed");
         Assert.Equal("empty file", File.ReadAllText(Path.Combine(failed, "empty.png.reason.txt")).Trim());
         Assert.StartsWith("not a readable image", File.ReadAllText(Path.Combine(failed, "noise.png.reason.txt")));
@@ -58,19 +49,9 @@ public class WorkerTests(Models models)
     {
         using var work = new Workspace(models.ModelA);
         work.Drop(models.Pool);
-        using (var first = Workspace.CreateHost(work.Settings(batchSize: 8)))
-        {
-            await first.StartAsync();
-            Workspace.WaitUntil(() => work.Done >= 16, "the first batches");
-            await first.StopAsync();
-        }
+        await Workspace.RunHostUntil(work.Settings(batchSize: 8), () => work.Done >= 16, "the first batches");
         Assert.True(work.Done < Models.PoolSize, "the first host should have been stopped mid-run");
-        using (var second = Workspace.CreateHost(work.Settings(batchSize: 8)))
-        {
-            await second.StartAsync();
-            Workspace.WaitUntil(() => work.Done == Models.PoolSize, "the rest");
-            await second.StopAsync();
-        }
+        await Workspace.RunHostUntil(work.Settings(batchSize: 8), () => work.Done == Models.PoolSize, "the rest");
         work.AssertEachScoredOnce(models.Pool);
     }
 
@@ -88,12 +69,7 @@ public class WorkerTests(Models models)
             child.WaitForExit();
         }
         Assert.True(work.Done < Models.PoolSize, "the child should have been killed mid-run");
-        using (var host = Workspace.CreateHost(work.Settings(batchSize: 8)))
-        {
-            await host.StartAsync();
-            Workspace.WaitUntil(() => work.Done == Models.PoolSize, "the restarted worker to finish");
-            await host.StopAsync();
-        }
+        await Workspace.RunHostUntil(work.Settings(batchSize: 8), () => work.Done == Models.PoolSize, "the restarted worker to finish");
         work.AssertEachScoredOnce(models.Pool);
     }
 
@@ -195,14 +171,11 @@ public class WorkerTests(Models models)
         listener.SetMeasurementEventCallback<long>((instrument, value, _, _) => { lock (measured) measured[instrument.Name] = measured.GetValueOrDefault(instrument.Name) + value; });
         listener.SetMeasurementEventCallback<double>((instrument, value, _, _) => { lock (measured) measured[instrument.Name] = value; });
         listener.Start();
-        using (var host = Workspace.CreateHost(settings))
+        await Workspace.RunHostUntil(settings, () => work.Done == 30 && work.Failed == 1, "30 scored, 1 failed", () =>
         {
-            await host.StartAsync();
             work.Drop(models.Pool.Take(30));
             work.DropBytes("bad.png", [1, 2, 3]);
-            Workspace.WaitUntil(() => work.Done == 30 && work.Failed == 1, "30 scored, 1 failed");
-            await host.StopAsync();
-        }
+        });
         string[] lines = Directory.GetFiles(work.Outbox, "results-*.csv").SelectMany(File.ReadLines).ToArray();
         Assert.Equal(30, lines.Count(l => !l.StartsWith("file,", StringComparison.Ordinal)));
         Assert.All(lines.Where(l => l.StartsWith("file,", StringComparison.Ordinal)), h => Assert.Equal("file,predicted_label,label_1,score_1,label_2,score_2,label_3,score_3,model_id,time", h));

@@ -47,6 +47,16 @@ public sealed class Workspace : IDisposable
         return builder.Build();
     }
 
+    /// <summary>Starts a worker host, runs <paramref name="afterStart"/> (e.g. dropping files), waits for <paramref name="until"/>, and stops it.</summary>
+    public static async Task RunHostUntil(Dictionary<string, string?> settings, Func<bool> until, string what, Action? afterStart = null)
+    {
+        using var host = CreateHost(settings);
+        await host.StartAsync();
+        afterStart?.Invoke();
+        WaitUntil(until, what);
+        await host.StopAsync();
+    }
+
     /// <summary>Drops files into the inbox the safe way: copied beside it, then renamed in, so no half file is ever seen.</summary>
     public void Drop(IEnumerable<string> files)
     {
