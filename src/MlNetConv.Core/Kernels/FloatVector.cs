@@ -44,6 +44,29 @@ internal interface IFloatVector<TVector> where TVector : struct
 
     static abstract TVector Select(TVector mask, TVector whereSet, TVector whereClear);
 
+    /// <summary>All bits set in the lanes where a &gt; b.</summary>
+    static abstract TVector GreaterThan(TVector a, TVector b);
+
+    /// <summary>All bits set in the lanes that hold NaN.</summary>
+    static abstract TVector IsNaN(TVector value);
+
+    static abstract TVector Or(TVector a, TVector b);
+
+    /// <summary>a &amp; ~b, bitwise.</summary>
+    static abstract TVector AndNot(TVector a, TVector b);
+
+    /// <summary>0, 1, 2, … in lane order.</summary>
+    static abstract TVector Indices { get; }
+
+    /// <summary>Lanes 0, 2, 4, … of the two registers <paramref name="low"/> then <paramref name="high"/> side by side.</summary>
+    static abstract TVector Even(TVector low, TVector high);
+
+    /// <summary>Lanes 1, 3, 5, … of the two registers <paramref name="low"/> then <paramref name="high"/> side by side.</summary>
+    static abstract TVector Odd(TVector low, TVector high);
+
+    /// <summary>Stores each lane converted to int (the lanes must hold whole numbers).</summary>
+    static abstract void StoreInt32(TVector value, ref int destination);
+
     static abstract float Sum(TVector value);
 }
 
@@ -65,6 +88,15 @@ internal readonly struct Float512 : IFloatVector<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LanesFrom(int firstLane) => Vector512.GreaterThanOrEqual(Vector512<float>.Indices, Vector512.Create((float)firstLane));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Select(Vector512<float> mask, Vector512<float> whereSet, Vector512<float> whereClear) => Vector512.ConditionalSelect(mask, whereSet, whereClear);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector512<float> value) => Vector512.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> GreaterThan(Vector512<float> a, Vector512<float> b) => Vector512.GreaterThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> IsNaN(Vector512<float> value) => Vector512.IsNaN(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Or(Vector512<float> a, Vector512<float> b) => a | b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> AndNot(Vector512<float> a, Vector512<float> b) => Vector512.AndNot(a, b);
+    public static Vector512<float> Indices => Vector512<float>.Indices;
+    // The pairs of floats as 64-bit lanes: narrowing keeps each lane's low half (the even float), or its high half after a shift.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Even(Vector512<float> low, Vector512<float> high) => Vector512.Narrow(low.AsUInt64(), high.AsUInt64()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Odd(Vector512<float> low, Vector512<float> high) => Vector512.Narrow(low.AsUInt64() >> 32, high.AsUInt64() >> 32).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(Vector512<float> value, ref int destination) => Vector512.ConvertToInt32(value).StoreUnsafe(ref destination);
 }
 
 internal readonly struct Float256 : IFloatVector<Vector256<float>>
@@ -85,6 +117,15 @@ internal readonly struct Float256 : IFloatVector<Vector256<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LanesFrom(int firstLane) => Vector256.GreaterThanOrEqual(Vector256<float>.Indices, Vector256.Create((float)firstLane));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Select(Vector256<float> mask, Vector256<float> whereSet, Vector256<float> whereClear) => Vector256.ConditionalSelect(mask, whereSet, whereClear);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector256<float> value) => Vector256.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> GreaterThan(Vector256<float> a, Vector256<float> b) => Vector256.GreaterThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> IsNaN(Vector256<float> value) => Vector256.IsNaN(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Or(Vector256<float> a, Vector256<float> b) => a | b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> AndNot(Vector256<float> a, Vector256<float> b) => Vector256.AndNot(a, b);
+    public static Vector256<float> Indices => Vector256<float>.Indices;
+    // The pairs of floats as 64-bit lanes: narrowing keeps each lane's low half (the even float), or its high half after a shift.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Even(Vector256<float> low, Vector256<float> high) => Vector256.Narrow(low.AsUInt64(), high.AsUInt64()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Odd(Vector256<float> low, Vector256<float> high) => Vector256.Narrow(low.AsUInt64() >> 32, high.AsUInt64() >> 32).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(Vector256<float> value, ref int destination) => Vector256.ConvertToInt32(value).StoreUnsafe(ref destination);
 }
 
 internal readonly struct Float128 : IFloatVector<Vector128<float>>
@@ -105,6 +146,15 @@ internal readonly struct Float128 : IFloatVector<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LanesFrom(int firstLane) => Vector128.GreaterThanOrEqual(Vector128<float>.Indices, Vector128.Create((float)firstLane));
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Select(Vector128<float> mask, Vector128<float> whereSet, Vector128<float> whereClear) => Vector128.ConditionalSelect(mask, whereSet, whereClear);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(Vector128<float> value) => Vector128.Sum(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> GreaterThan(Vector128<float> a, Vector128<float> b) => Vector128.GreaterThan(a, b);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> IsNaN(Vector128<float> value) => Vector128.IsNaN(value);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Or(Vector128<float> a, Vector128<float> b) => a | b;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> AndNot(Vector128<float> a, Vector128<float> b) => Vector128.AndNot(a, b);
+    public static Vector128<float> Indices => Vector128<float>.Indices;
+    // The pairs of floats as 64-bit lanes: narrowing keeps each lane's low half (the even float), or its high half after a shift.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Even(Vector128<float> low, Vector128<float> high) => Vector128.Narrow(low.AsUInt64(), high.AsUInt64()).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Odd(Vector128<float> low, Vector128<float> high) => Vector128.Narrow(low.AsUInt64() >> 32, high.AsUInt64() >> 32).AsSingle();
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(Vector128<float> value, ref int destination) => Vector128.ConvertToInt32(value).StoreUnsafe(ref destination);
 }
 
 /// <summary>One float per "register": the path taken when the runtime has no hardware intrinsics.</summary>
@@ -122,10 +172,20 @@ internal readonly struct Float1 : IFloatVector<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Divide(float a, float b) => a / b;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sqrt(float value) => MathF.Sqrt(value);
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Max(float a, float b) => MathF.Max(a, b);
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GreaterThanZero(float value) => value > 0 ? BitConverter.Int32BitsToSingle(-1) : 0f;
-    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LanesFrom(int firstLane) => firstLane <= 0 ? BitConverter.Int32BitsToSingle(-1) : 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GreaterThanZero(float value) => value > 0 ? AllBits : 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LanesFrom(int firstLane) => firstLane <= 0 ? AllBits : 0f;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Select(float mask, float whereSet, float whereClear) => BitConverter.SingleToInt32Bits(mask) != 0 ? whereSet : whereClear;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Sum(float value) => value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float GreaterThan(float a, float b) => a > b ? AllBits : 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float IsNaN(float value) => float.IsNaN(value) ? AllBits : 0f;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Or(float a, float b) => BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(a) | BitConverter.SingleToInt32Bits(b));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float AndNot(float a, float b) => BitConverter.Int32BitsToSingle(BitConverter.SingleToInt32Bits(a) & ~BitConverter.SingleToInt32Bits(b));
+    public static float Indices => 0f;
+    // One lane per register: the pair (low, high) is two consecutive floats.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Even(float low, float high) => low;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Odd(float low, float high) => high;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(float value, ref int destination) => destination = (int)value;
+    private static float AllBits => BitConverter.Int32BitsToSingle(-1);
 }
 
 /// <summary>The register widths a kernel can run at; <see cref="Simd.Best"/> is what this process's CPU and runtime settings allow.</summary>

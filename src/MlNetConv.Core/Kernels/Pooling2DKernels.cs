@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 using MlNetConv.Geometry;
 
 namespace MlNetConv.Kernels;
@@ -12,56 +13,80 @@ internal static class Pooling2DKernels
 {
     /// <summary>
     /// y = max over each window; argMax[o] is the index in x (within this image) of the first maximum (NaN wins).
-    /// The textbook's 2×2 windows with stride 2 and no padding take an unrolled path; every other window the general
-    /// loop of <see cref="Reference.Pooling2DReference.MaxForward"/>.
+    /// The textbook's 2×2 windows with stride 2 and no padding take a vector path (<see cref="MaxForwardTwoByTwo"/>);
+    /// every other window the general loop of <see cref="Reference.Pooling2DReference.MaxForward"/>.
     /// </summary>
-    public static void MaxForward(ReadOnlySpan<float> x, Span<float> y, Span<int> argMax, int channels, in Window2D window)
+    public static void MaxForward(ReadOnlySpan<float> x, Span<float> y, Span<int> argMax, int channels, in Window2D window, SimdWidth width = 0)
     {
         var (rows, cols) = (window.Rows, window.Columns);
         bool twoByTwo = rows.Window == 2 && cols.Window == 2 && rows.Stride == 2 && cols.Stride == 2 &&
-            rows.PadBefore == 0 && cols.PadBefore == 0 && rows.Input >= 2 * rows.Output && cols.Input >= 2 * cols.Output;
+            rows.PadBefore == 0 && cols.PadBefore == 0 && rows.Input >= 2 * rows.Output && cols.Input >= 2 * cols.Output &&
+            (long)channels * window.InputArea < 1 << 24; // indices are computed in float lanes, exact below 2^24
         if (!twoByTwo)
         {
             Reference.Pooling2DReference.MaxForward(x, y, argMax, channels, window);
             return;
         }
-        int width = cols.Input, inArea = window.InputArea, outArea = window.OutputArea;
-        if (x.Length < channels * inArea || y.Length < channels * outArea || (!argMax.IsEmpty && argMax.Length < channels * outArea))
+        if (x.Length < channels * window.InputArea || y.Length < channels * window.OutputArea ||
+            (!argMax.IsEmpty && argMax.Length < channels * window.OutputArea))
             throw new ArgumentException("Pooling spans are shorter than the window needs.");
+        // The widest register no wider than an output row: a row's last register overlaps the one before instead of running past it.
+        width = width == 0 ? Simd.Best : width;
+        while (width > SimdWidth.Scalar && (int)width > cols.Output) width = width == SimdWidth.Vector128 ? SimdWidth.Scalar : (SimdWidth)((int)width / 2);
         ref float rx = ref MemoryMarshal.GetReference(x);
         ref float ry = ref MemoryMarshal.GetReference(y);
-        bool keepIndices = !argMax.IsEmpty;
         ref int ri = ref MemoryMarshal.GetReference(argMax);
+        bool keep = !argMax.IsEmpty;
+        switch (width)
+        {
+            case SimdWidth.Vector512: MaxForwardTwoByTwo<Float512, Vector512<float>>(ref rx, ref ry, ref ri, keep, channels, window); break;
+            case SimdWidth.Vector256: MaxForwardTwoByTwo<Float256, Vector256<float>>(ref rx, ref ry, ref ri, keep, channels, window); break;
+            case SimdWidth.Vector128: MaxForwardTwoByTwo<Float128, Vector128<float>>(ref rx, ref ry, ref ri, keep, channels, window); break;
+            default: MaxForwardTwoByTwo<Float1, float>(ref rx, ref ry, ref ri, keep, channels, window); break;
+        }
+    }
+
+    // 2×2 windows, stride 2: a register of outputs comes from two registers of each input row, split into even and odd
+    // columns. The window is scanned (0,0), (0,1), (1,0), (1,1); a later value takes over only if it is greater or a
+    // NaN, and nothing takes over from a NaN: the first maximum wins and NaN propagates, branch-free.
+    private static void MaxForwardTwoByTwo<TOps, TVec>(ref float x, ref float y, ref int argMax, bool keepIndices, int channels, in Window2D window)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int w = TOps.Count, inWidth = window.Columns.Input, outWidth = window.Columns.Output;
+        int inArea = window.InputArea, outArea = window.OutputArea;
+        TVec pairStarts = TOps.Add(TOps.Indices, TOps.Indices);
+        TVec right = TOps.Broadcast(1), below = TOps.Broadcast(inWidth), belowRight = TOps.Broadcast(inWidth + 1);
         for (int c = 0; c < channels; c++)
-            for (int oy = 0; oy < rows.Output; oy++)
+            for (int oy = 0; oy < window.Rows.Output; oy++)
             {
-                int top = c * inArea + 2 * oy * width, o = c * outArea + oy * cols.Output;
-                for (int ox = 0; ox < cols.Output; ox++, top += 2, o++)
+                int rowStart = c * inArea + 2 * oy * inWidth, o = c * outArea + oy * outWidth;
+                for (int ox = 0; ; ox += w)
                 {
-                    // Scan order (0,0), (0,1), (1,0), (1,1): the first maximum wins, and a NaN wins outright.
-                    int best = top;
-                    float value = Unsafe.Add(ref rx, top);
-                    if (!float.IsNaN(value))
-                    {
-                        Take(ref rx, top + 1, ref best, ref value);
-                        if (!float.IsNaN(value)) Take(ref rx, top + width, ref best, ref value);
-                        if (!float.IsNaN(value)) Take(ref rx, top + width + 1, ref best, ref value);
-                    }
-                    Unsafe.Add(ref ry, o) = value;
-                    if (keepIndices) Unsafe.Add(ref ri, o) = best;
+                    if (ox > outWidth - w) ox = outWidth - w;
+                    int top = rowStart + 2 * ox;
+                    ref float t = ref Unsafe.Add(ref x, top);
+                    ref float b = ref Unsafe.Add(ref t, inWidth);
+                    TVec t0 = TOps.Load(ref t), t1 = TOps.Load(ref Unsafe.Add(ref t, w));
+                    TVec b0 = TOps.Load(ref b), b1 = TOps.Load(ref Unsafe.Add(ref b, w));
+                    TVec value = TOps.Even(t0, t1), offset = TOps.Zero;
+                    Take<TOps, TVec>(TOps.Odd(t0, t1), right, ref value, ref offset);
+                    Take<TOps, TVec>(TOps.Even(b0, b1), below, ref value, ref offset);
+                    Take<TOps, TVec>(TOps.Odd(b0, b1), belowRight, ref value, ref offset);
+                    TOps.Store(value, ref Unsafe.Add(ref y, o + ox));
+                    if (keepIndices)
+                        TOps.StoreInt32(TOps.Add(TOps.Add(TOps.Broadcast(top), pairStarts), offset), ref Unsafe.Add(ref argMax, o + ox));
+                    if (ox + w >= outWidth) break;
                 }
             }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Take(ref float x, int index, ref int best, ref float value)
+    private static void Take<TOps, TVec>(TVec candidate, TVec candidateOffset, ref TVec value, ref TVec offset)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
-        float candidate = Unsafe.Add(ref x, index);
-        if (candidate > value || float.IsNaN(candidate))
-        {
-            value = candidate;
-            best = index;
-        }
+        TVec take = TOps.AndNot(TOps.Or(TOps.GreaterThan(candidate, value), TOps.IsNaN(candidate)), TOps.IsNaN(value));
+        value = TOps.Select(take, candidate, value);
+        offset = TOps.Select(take, candidateOffset, offset);
     }
 
     /// <summary>dx = 0, then each dy is routed to the input that won its window.</summary>
