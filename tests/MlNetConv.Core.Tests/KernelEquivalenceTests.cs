@@ -52,10 +52,11 @@ public class KernelEquivalenceTests
     public void ConvolutionKernelsMatchTheReference(SimdWidth width)
     {
         var random = new Random(2);
-        for (int trial = 0; trial < 60; trial++)
+        for (int trial = 0; trial < 120; trial++)
         {
             int c = random.Next(1, 5), h = random.Next(1, 12), w = random.Next(1, 20), k = random.Next(1, 7);
-            int kr = random.Next(1, 5), kc = random.Next(1, 5), sr = random.Next(1, 4), sc = random.Next(1, 4);
+            // Stride 1 half the time: with same padding that is the whole-plane path of Im2Col.
+            int kr = random.Next(1, 5), kc = random.Next(1, 5), sr = random.Next(2) == 0 ? 1 : random.Next(2, 4), sc = random.Next(2) == 0 ? 1 : random.Next(2, 4);
             var padding = random.Next(2) == 0 ? Padding.Same : Padding.Valid;
             if (padding == Padding.Valid && (kr > h || kc > w)) padding = Padding.Same;
             var shape = ConvShape.Create(c, h, w, k, kr, kc, sr, sc, padding);
@@ -72,9 +73,27 @@ public class KernelEquivalenceTests
             float[] expectedW = new float[shape.WeightCount], actualW = new float[shape.WeightCount];
             float[] expectedB = new float[k], actualB = new float[k];
             Conv2DReference.BackwardWeights(x, dy, expectedW, expectedB, shape);
-            Conv2DKernels.BackwardWeights(dy, columns, actualW, actualB, shape, width);
-            TestData.AssertClose(expectedW, actualW, Tolerance, "dW " + what);
+            Conv2DKernels.BackwardBias(dy, actualB, shape);
             TestData.AssertClose(expectedB, actualB, Tolerance, "dB " + what);
+            // dWᵀ in two row blocks over stale values, then once more accumulated: twice the gradient.
+            int area = shape.Window.OutputArea, patch = shape.PatchSize, split = random.Next(patch + 1);
+            float[] dyT = new float[shape.OutputSize], dWT = TestData.Random(shape.WeightCount, trial + 4);
+            Transpose.Matrix(dy, k, area, area, dyT, k);
+            Conv2DKernels.BackwardWeightsTransposed(columns, dyT, dWT, 0, split, accumulate: false, shape, width);
+            Conv2DKernels.BackwardWeightsTransposed(columns, dyT, dWT, split, patch, accumulate: false, shape, width);
+            Transpose.Matrix(dWT, patch, k, k, actualW, patch);
+            TestData.AssertClose(expectedW, actualW, Tolerance, "dW " + what);
+            Conv2DKernels.BackwardWeightsTransposed(columns, dyT, dWT, 0, patch, accumulate: true, shape, width);
+            Transpose.Matrix(dWT, patch, k, k, actualW, patch);
+            TestData.AssertClose(expectedW.Select(v => 2 * v).ToArray(), actualW, 2 * Tolerance, "2·dW accumulated " + what);
+            // dW directly, in two filter blocks, then accumulated.
+            actualW = TestData.Random(shape.WeightCount, trial + 5);
+            int filterSplit = random.Next(k + 1);
+            Conv2DKernels.BackwardWeights(dy, columns, actualW, 0, filterSplit, accumulate: false, shape, width);
+            Conv2DKernels.BackwardWeights(dy, columns, actualW, filterSplit, k, accumulate: false, shape, width);
+            TestData.AssertClose(expectedW, actualW, Tolerance, "dW direct " + what);
+            Conv2DKernels.BackwardWeights(dy, columns, actualW, 0, k, accumulate: true, shape, width);
+            TestData.AssertClose(expectedW.Select(v => 2 * v).ToArray(), actualW, 2 * Tolerance, "2·dW direct accumulated " + what);
 
             float[] expectedX = new float[shape.InputSize], actualX = TestData.Random(shape.InputSize, 9); // stale values must be overwritten
             Conv2DReference.BackwardInput(dy, weights, expectedX, shape);

@@ -7,7 +7,7 @@ namespace MlNetConv.Kernels;
 /// Conv2D for one image as im2col + matrix products. Shapes (letters of <see cref="ConvShape"/>):
 /// x (C, H, W), weights (K, C, R, S), bias (K), y (K, OH, OW), columns (C·R·S, OH·OW).
 /// Forward:          y = W · unfold(x) + b                 (Y_i = B_i + Σ_j X_j ★ K_ij)
-/// BackwardWeights:  dW = dY · unfold(x)ᵀ,  dB_i = Σ dY_i  (dK_ij = X_j ★ dY_i)
+/// BackwardWeights:  dW = dY · unfold(x)ᵀ, or its transpose dWᵀ = unfold(x) · dYᵀ; dB_i = Σ dY_i  (dK_ij = X_j ★ dY_i)
 /// BackwardInput:    dx = fold(Wᵀ · dY)                     (dX_j = Σ_i dY_i ★full rot180(K_ij))
 /// The formulas on the right are what <see cref="Reference.Conv2DReference"/> computes literally.
 /// </summary>
@@ -28,13 +28,32 @@ internal static class Conv2DKernels
         }
     }
 
-    /// <summary>dW ← dY·columnsᵀ and dB ← row sums of dY (both overwritten), from the columns Forward left.</summary>
-    public static void BackwardWeights(ReadOnlySpan<float> dy, ReadOnlySpan<float> columns, Span<float> dWeights,
-        Span<float> dBias, in ConvShape shape, SimdWidth width = 0)
+    /// <summary>dB ← row sums of dY (overwritten).</summary>
+    public static void BackwardBias(ReadOnlySpan<float> dy, Span<float> dBias, in ConvShape shape)
     {
         int area = shape.Window.OutputArea;
-        Gemm.MultiplyNT(shape.Filters, shape.PatchSize, area, dy, area, columns, area, dWeights, shape.PatchSize, accumulate: false, width);
         for (int k = 0; k < dBias.Length; k++) dBias[k] = TensorPrimitives.Sum(dy.Slice(k * area, area));
+    }
+
+    /// <summary>Rows [first, end) of dW (K, C·R·S) ← dY[first..end)·columnsᵀ, or += with <paramref name="accumulate"/>: one image's share.</summary>
+    public static void BackwardWeights(ReadOnlySpan<float> dy, ReadOnlySpan<float> columns, Span<float> dWeights,
+        int first, int end, bool accumulate, in ConvShape shape, SimdWidth width = 0)
+    {
+        int area = shape.Window.OutputArea, patch = shape.PatchSize;
+        Gemm.MultiplyNT(end - first, patch, area, dy[(first * area)..], area, columns, area, dWeights[(first * patch)..], patch, accumulate, width);
+    }
+
+    /// <summary>
+    /// Rows [first, end) of dWᵀ (C·R·S, K) ← columns[first..end)·dYᵀ, or += with <paramref name="accumulate"/>: one
+    /// image's share of the weight gradient, from the columns Forward left and dYᵀ (OH·OW, K). Transposed so the
+    /// product broadcasts along the long OH·OW reduction instead of ending every output in a horizontal sum.
+    /// </summary>
+    public static void BackwardWeightsTransposed(ReadOnlySpan<float> columns, ReadOnlySpan<float> dyTransposed,
+        Span<float> dWeightsTransposed, int first, int end, bool accumulate, in ConvShape shape, SimdWidth width = 0)
+    {
+        int area = shape.Window.OutputArea, filters = shape.Filters;
+        Gemm.MultiplyNN(end - first, filters, area, columns[(first * area)..], area, dyTransposed, filters,
+            dWeightsTransposed[(first * filters)..], filters, accumulate, width);
     }
 
     /// <summary>dx ← fold(Wᵀ·dY), using <paramref name="columns"/> as scratch.</summary>

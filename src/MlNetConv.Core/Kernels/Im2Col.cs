@@ -14,15 +14,21 @@ internal static class Im2Col
     public static void Unfold(ReadOnlySpan<float> x, Span<float> columns, in ConvShape shape)
     {
         WindowAxis rows = shape.Window.Rows, cols = shape.Window.Columns;
-        int outArea = rows.Output * cols.Output;
+        int outArea = rows.Output * cols.Output, inArea = rows.Input * cols.Input;
+        bool shifted = IsShiftedPlane(shape);
         int row = 0;
         for (int c = 0; c < shape.InputChannels; c++)
         {
-            ReadOnlySpan<float> plane = x.Slice(c * rows.Input * cols.Input, rows.Input * cols.Input);
+            ReadOnlySpan<float> plane = x.Slice(c * inArea, inArea);
             for (int r = 0; r < rows.Window; r++)
                 for (int s = 0; s < cols.Window; s++, row++)
                 {
                     Span<float> dst = columns.Slice(row * outArea, outArea);
+                    if (shifted)
+                    {
+                        UnfoldShifted(plane, dst, rows, cols, r, s);
+                        continue;
+                    }
                     ValidRange(cols, s, out int oxStart, out int oxEnd);
                     for (int oy = 0; oy < rows.Output; oy++)
                     {
@@ -46,20 +52,29 @@ internal static class Im2Col
         }
     }
 
-    /// <summary>dx ← fold(columns): the adjoint of <see cref="Unfold"/>, each column entry added back to the pixel it came from.</summary>
-    public static void Fold(ReadOnlySpan<float> columns, Span<float> dx, in ConvShape shape)
+    /// <summary>
+    /// dx ← fold(columns): the adjoint of <see cref="Unfold"/>, each column entry added back to the pixel it came from.
+    /// The entries that stand for padding are overwritten with zeros (columns is the caller's scratch).
+    /// </summary>
+    public static void Fold(Span<float> columns, Span<float> dx, in ConvShape shape)
     {
         WindowAxis rows = shape.Window.Rows, cols = shape.Window.Columns;
-        int outArea = rows.Output * cols.Output;
+        int outArea = rows.Output * cols.Output, inArea = rows.Input * cols.Input;
+        bool shifted = IsShiftedPlane(shape);
         dx[..shape.InputSize].Clear();
         int row = 0;
         for (int c = 0; c < shape.InputChannels; c++)
         {
-            Span<float> plane = dx.Slice(c * rows.Input * cols.Input, rows.Input * cols.Input);
+            Span<float> plane = dx.Slice(c * inArea, inArea);
             for (int r = 0; r < rows.Window; r++)
                 for (int s = 0; s < cols.Window; s++, row++)
                 {
-                    ReadOnlySpan<float> src = columns.Slice(row * outArea, outArea);
+                    Span<float> src = columns.Slice(row * outArea, outArea);
+                    if (shifted)
+                    {
+                        FoldShifted(src, plane, rows, cols, r, s);
+                        continue;
+                    }
                     ValidRange(cols, s, out int oxStart, out int oxEnd);
                     if (oxStart >= oxEnd) continue;
                     for (int oy = 0; oy < rows.Output; oy++)
@@ -78,6 +93,62 @@ internal static class Im2Col
                             for (int i = 0, ix = ixStart; i < line.Length; i++, ix += cols.Stride) target[ix] += line[i];
                     }
                 }
+        }
+    }
+
+    // Stride 1 with as many output columns as input columns ("same" padding, the textbook's case): a row of the
+    // column matrix is then the whole input plane shifted by one offset, so it moves as one contiguous stretch
+    // instead of line by line; only the few entries that wrapped across a line end (padding) are fixed up.
+    private static bool IsShiftedPlane(in ConvShape shape) =>
+        shape.Window.Rows.Stride == 1 && shape.Window.Columns.Stride == 1 && shape.Window.Columns.Output == shape.Window.Columns.Input;
+
+    private static void UnfoldShifted(ReadOnlySpan<float> plane, Span<float> dst, in WindowAxis rows, in WindowAxis cols, int r, int s)
+    {
+        if (!ShiftedStretch(rows, cols, r, s, out int first, out int end, out int shift))
+        {
+            dst.Clear();
+            return;
+        }
+        dst[..first].Clear();
+        plane.Slice(first + shift, end - first).CopyTo(dst[first..end]);
+        dst[end..].Clear();
+        ClearPaddingColumns(dst, rows, cols, r, s);
+    }
+
+    private static void FoldShifted(Span<float> src, Span<float> plane, in WindowAxis rows, in WindowAxis cols, int r, int s)
+    {
+        if (!ShiftedStretch(rows, cols, r, s, out int first, out int end, out int shift)) return;
+        ClearPaddingColumns(src, rows, cols, r, s);
+        Span<float> target = plane.Slice(first + shift, end - first);
+        TensorPrimitives.Add(target, src[first..end], target);
+    }
+
+    // The stretch [first, end) of the column-matrix row (r, s) from its first to its last in-image entry, and the
+    // offset from an entry to its pixel; false if no entry of the row lies in the image.
+    private static bool ShiftedStretch(in WindowAxis rows, in WindowAxis cols, int r, int s, out int first, out int end, out int shift)
+    {
+        ValidRange(rows, r, out int oyStart, out int oyEnd);
+        ValidRange(cols, s, out int oxStart, out int oxEnd);
+        int width = cols.Output;
+        first = oyStart * width + oxStart;
+        end = (oyEnd - 1) * width + oxEnd;
+        shift = (r - rows.PadBefore) * cols.Input + s - cols.PadBefore;
+        return oyStart < oyEnd && oxStart < oxEnd;
+    }
+
+    // Zeroes, in every in-image line of the row, the entries left and right of the in-image columns.
+    private static void ClearPaddingColumns(Span<float> row, in WindowAxis rows, in WindowAxis cols, int r, int s)
+    {
+        ValidRange(rows, r, out int oyStart, out int oyEnd);
+        ValidRange(cols, s, out int oxStart, out int oxEnd);
+        int width = cols.Output;
+        if (oxStart == 0 && oxEnd == width) return;
+        // A 3×3 kernel leaves one entry per line: plain stores, not a Clear call per line.
+        for (int oy = oyStart; oy < oyEnd; oy++)
+        {
+            Span<float> line = row.Slice(oy * width, width);
+            for (int ox = 0; ox < oxStart; ox++) line[ox] = 0;
+            for (int ox = oxEnd; ox < width; ox++) line[ox] = 0;
         }
     }
 

@@ -113,9 +113,11 @@ public sealed class Conv2D : Layer
     {
         var buffers = (Buffers)pass.Buffers!;
         buffers.Start(pass);
-        pass.Pool.Run(buffers.BackwardWork, pass.Batch);
-        // Per-image gradients are summed in image order, element-block by element-block: the same bits for any thread count.
-        pass.Pool.Run(buffers.ReduceWork, (ParameterCount + Buffers.ReduceBlock - 1) / Buffers.ReduceBlock);
+        pass.Pool.Run(buffers.PrepareWork, pass.Batch);
+        // Each block of dW rows sums its images in image order: the same bits for any thread count.
+        pass.Pool.Run(buffers.WeightGradientWork, buffers.WeightBlocks);
+        buffers.SumBiasGradient();
+        if (pass.InputGradient is not null) pass.Pool.Run(buffers.InputGradientWork, pass.Batch);
     }
 
     internal override void WriteConfig(BinaryWriter writer)
@@ -136,33 +138,57 @@ public sealed class Conv2D : Layer
 
     private sealed class Buffers : LayerBuffers
     {
-        public const int ReduceBlock = 4096;
-
         private readonly Conv2D layer;
-        private readonly float[] columns;
-        private readonly float[]? gradientParts;
+        private readonly float[] columns;              // (slots, C·R·S, OH·OW): im2col per image (training) or per chunk
+        private readonly bool transposedWeights;
+        private readonly float[]? transposedGradients; // (capacity, OH·OW, K): each image's dZᵀ, if transposedWeights
+        private readonly float[]? biasParts;           // (capacity, K): each image's dB
+        private readonly float[]? weightGradientT;     // (C·R·S, K): dWᵀ summed over the batch, if transposedWeights
+        private readonly int rowsPerBlock;
         private LayerPass pass = null!;
 
         public Buffers(Conv2D layer, int capacity, bool training, int threads)
         {
             this.layer = layer;
+            ConvShape s = layer.shape;
             ColumnSlots = training ? capacity : Math.Min(capacity, threads);
-            columns = new float[(long)ColumnSlots * layer.shape.ColumnsSize];
-            if (training) gradientParts = new float[(long)capacity * layer.ParameterCount];
+            columns = new float[(long)ColumnSlots * s.ColumnsSize];
+            if (training)
+            {
+                biasParts = new float[capacity * s.Filters];
+            }
+            // A long receptive field (conv2: 288 > 64 filters) makes dWᵀ's product the efficient one, worth transposing
+            // each dZ for; a short one (conv1: 9) leaves dWᵀ too few rows to reuse dZᵀ, and dW's dot products over the
+            // long OH·OW win. Two blocks of rows per thread, in whole register blocks; how rows are split never changes
+            // a sum's order.
+            transposedWeights = s.PatchSize >= s.Filters;
+            if (training && transposedWeights)
+            {
+                transposedGradients = new float[(long)capacity * s.OutputSize];
+                weightGradientT = new float[s.WeightCount];
+            }
+            int rows = transposedWeights ? s.PatchSize : s.Filters;
+            rowsPerBlock = Math.Max(4, (rows + 2 * threads - 1) / (2 * threads) + 3 & ~3);
+            WeightBlocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
             ForwardWork = new Work<Buffers>(this, static (b, chunk) => b.ForwardChunk(chunk));
-            BackwardWork = new Work<Buffers>(this, static (b, image) => b.BackwardImage(image));
-            ReduceWork = new Work<Buffers>(this, static (b, block) => b.ReduceBlockOf(block));
+            PrepareWork = new Work<Buffers>(this, static (b, image) => b.PrepareImage(image));
+            WeightGradientWork = new Work<Buffers>(this, static (b, block) => b.WeightGradientBlock(block));
+            InputGradientWork = new Work<Buffers>(this, static (b, image) => b.InputGradientImage(image));
         }
 
         public int ColumnSlots { get; }
 
         public int Chunks { get; set; }
 
+        public int WeightBlocks { get; }
+
         public IParallelWork ForwardWork { get; }
 
-        public IParallelWork BackwardWork { get; }
+        public IParallelWork PrepareWork { get; }
 
-        public IParallelWork ReduceWork { get; }
+        public IParallelWork WeightGradientWork { get; }
+
+        public IParallelWork InputGradientWork { get; }
 
         public void Start(LayerPass current) => pass = current;
 
@@ -179,24 +205,52 @@ public sealed class Conv2D : Layer
             }
         }
 
-        private void BackwardImage(int n)
+        // dZ = f'(·)·dY in place, this image's dB, and dZᵀ if the weight gradient is taken transposed.
+        private void PrepareImage(int n)
         {
             ConvShape s = layer.shape;
             Span<float> dz = pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize);
             Activations.Backward(layer.Activation, pass.Output.AsSpan(n * s.OutputSize, s.OutputSize), dz, dz, s.OutputSize);
-            Span<float> cols = columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize);
-            Span<float> part = gradientParts.AsSpan(n * layer.ParameterCount, layer.ParameterCount);
-            Conv2DKernels.BackwardWeights(dz, cols, part[..s.WeightCount], part[s.WeightCount..], s);
-            if (pass.InputGradient is { } dx)
-                Conv2DKernels.BackwardInput(dz, layer.Kernel, dx.AsSpan(n * s.InputSize, s.InputSize), cols, s);
+            Conv2DKernels.BackwardBias(dz, biasParts.AsSpan(n * s.Filters, s.Filters), s);
+            if (transposedWeights)
+                Transpose.Matrix(dz, s.Filters, s.Window.OutputArea, s.Window.OutputArea, transposedGradients.AsSpan(n * s.OutputSize, s.OutputSize), s.Filters);
         }
 
-        private void ReduceBlockOf(int block)
+        private void WeightGradientBlock(int block)
         {
-            int count = layer.ParameterCount, start = block * ReduceBlock, length = Math.Min(ReduceBlock, count - start);
-            Span<float> sum = layer.Gradients.AsSpan(start, length);
-            gradientParts.AsSpan(start, length).CopyTo(sum);
-            for (int n = 1; n < pass.Batch; n++) TensorPrimitives.Add(sum, gradientParts.AsSpan(n * count + start, length), sum);
+            ConvShape s = layer.shape;
+            int first = block * rowsPerBlock;
+            if (!transposedWeights)
+            {
+                int endFilter = Math.Min(s.Filters, first + rowsPerBlock);
+                for (int n = 0; n < pass.Batch; n++)
+                    Conv2DKernels.BackwardWeights(pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize),
+                        columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), layer.Gradients.AsSpan(0, s.WeightCount), first, endFilter, accumulate: n > 0, s);
+                return;
+            }
+            int end = Math.Min(s.PatchSize, first + rowsPerBlock);
+            for (int n = 0; n < pass.Batch; n++)
+                Conv2DKernels.BackwardWeightsTransposed(columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize),
+                    transposedGradients.AsSpan(n * s.OutputSize, s.OutputSize), weightGradientT, first, end, accumulate: n > 0, s);
+            // dW (K, C·R·S) takes this block's columns.
+            Transpose.Matrix(weightGradientT.AsSpan(first * s.Filters), end - first, s.Filters, s.Filters,
+                layer.Gradients.AsSpan(first, s.WeightCount - first), s.PatchSize);
+        }
+
+        public void SumBiasGradient()
+        {
+            if (!layer.UseBias) return;
+            ConvShape s = layer.shape;
+            Span<float> sum = layer.Gradients.AsSpan(s.WeightCount, s.Filters);
+            biasParts.AsSpan(0, s.Filters).CopyTo(sum);
+            for (int n = 1; n < pass.Batch; n++) TensorPrimitives.Add(sum, biasParts.AsSpan(n * s.Filters, s.Filters), sum);
+        }
+
+        private void InputGradientImage(int n)
+        {
+            ConvShape s = layer.shape;
+            Conv2DKernels.BackwardInput(pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize), layer.Kernel,
+                pass.InputGradient.AsSpan(n * s.InputSize, s.InputSize), columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), s);
         }
     }
 }
