@@ -79,8 +79,25 @@ internal static class Gemm
 
     // ---- NN / TN: broadcast one element of A, multiply a row segment of B, accumulate a row segment of C.
     // C is walked in column panels of two registers (one, then a masked last register that overlaps the
-    // previous panel), and within a panel in blocks of four rows, so a K×panel slice of B stays in L1 while
-    // every row block of A streams past it.
+    // previous panel), and within a panel in blocks of rows, so a K×panel slice of B stays in L1 while every
+    // row block of A streams past it. A block keeps rows × registers accumulators: 8×2 where there are 32 vector
+    // registers (AVX-512), enough independent FMA chains to cover the FMA latency on both pipes; 4×2 where there
+    // are 16 (AVX2, SSE), which would spill 8×2.
+
+    private interface IRowBlock
+    {
+        static abstract int Rows { get; }
+    }
+
+    private readonly struct FourRows : IRowBlock
+    {
+        public static int Rows => 4;
+    }
+
+    private readonly struct EightRows : IRowBlock
+    {
+        public static int Rows => 8;
+    }
 
     private static void Broadcast<TOps, TVec>(int m, int n, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
         ref float c, int ldc, bool accumulate)
@@ -94,16 +111,136 @@ internal static class Gemm
         }
         int j = 0;
         for (; j + 2 * w <= n; j += 2 * w)
-            PanelTwo<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate);
+            Panel<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate, 2, TOps.LanesFrom(0));
         for (; j + w <= n; j += w)
-            PanelOne<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate, TOps.LanesFrom(0));
+            Panel<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate, 1, TOps.LanesFrom(0));
         if (j < n)
         {
             // The last register ends at column n; its first lanes belong to the panel before and are left alone.
             int start = n - w;
-            PanelOne<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, start), ldb, ref Unsafe.Add(ref c, start), ldc, accumulate,
+            Panel<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, start), ldb, ref Unsafe.Add(ref c, start), ldc, accumulate, 1,
                 TOps.LanesFrom(j - start));
         }
+    }
+
+    // One panel of one or two registers' width (the second, if any, is never masked), all rows of C.
+    private static void Panel<TOps, TVec>(int m, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
+        ref float c, int ldc, bool accumulate, int registers, TVec mask)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int i = 0;
+        if (TOps.Count == Vector512<float>.Count)
+            for (; i + 8 <= m; i += 8)
+                RowBlock<TOps, TVec, EightRows>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aRow, aColumn, ref b, ldb,
+                    ref Unsafe.Add(ref c, (nint)i * ldc), ldc, accumulate, registers, mask);
+        for (; i + 4 <= m; i += 4)
+            RowBlock<TOps, TVec, FourRows>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aRow, aColumn, ref b, ldb,
+                ref Unsafe.Add(ref c, (nint)i * ldc), ldc, accumulate, registers, mask);
+        for (; i < m; i++)
+        {
+            TVec c0 = TOps.Zero, c1 = TOps.Zero;
+            ref float ai = ref Unsafe.Add(ref a, (nint)i * aRow);
+            ref float bp = ref b;
+            for (int p = 0; p < k; p++)
+            {
+                TVec x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * aColumn));
+                c0 = TOps.MultiplyAdd(x, TOps.Load(ref bp), c0);
+                if (registers == 2) c1 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref bp, TOps.Count)), c1);
+                bp = ref Unsafe.Add(ref bp, ldb);
+            }
+            ref float r = ref Unsafe.Add(ref c, (nint)i * ldc);
+            StoreMasked<TOps, TVec>(c0, ref r, accumulate, mask);
+            if (registers == 2) StoreRow<TOps, TVec>(c1, ref Unsafe.Add(ref r, TOps.Count), accumulate);
+        }
+    }
+
+    // TRows.Rows (4 or 8, a constant to the JIT, which drops the unused half) rows × one or two registers of C.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowBlock<TOps, TVec, TRows>(int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
+        ref float c, int ldc, bool accumulate, int registers, TVec mask)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct where TRows : struct, IRowBlock
+    {
+        int w = TOps.Count;
+        bool eight = TRows.Rows == 8, two = registers == 2;
+        TVec c00 = TOps.Zero, c01 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero;
+        TVec c20 = TOps.Zero, c21 = TOps.Zero, c30 = TOps.Zero, c31 = TOps.Zero;
+        TVec c40 = TOps.Zero, c41 = TOps.Zero, c50 = TOps.Zero, c51 = TOps.Zero;
+        TVec c60 = TOps.Zero, c61 = TOps.Zero, c70 = TOps.Zero, c71 = TOps.Zero;
+        nint row = aRow;
+        ref float ap = ref a;
+        ref float bp = ref b;
+        if (two)
+        {
+            for (int p = 0; p < k; p++)
+            {
+                TVec b0 = TOps.Load(ref bp), b1 = TOps.Load(ref Unsafe.Add(ref bp, w));
+                TVec x = TOps.Broadcast(ap);
+                c00 = TOps.MultiplyAdd(x, b0, c00); c01 = TOps.MultiplyAdd(x, b1, c01);
+                x = TOps.Broadcast(Unsafe.Add(ref ap, row));
+                c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11);
+                x = TOps.Broadcast(Unsafe.Add(ref ap, 2 * row));
+                c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21);
+                x = TOps.Broadcast(Unsafe.Add(ref ap, 3 * row));
+                c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31);
+                if (eight)
+                {
+                    x = TOps.Broadcast(Unsafe.Add(ref ap, 4 * row));
+                    c40 = TOps.MultiplyAdd(x, b0, c40); c41 = TOps.MultiplyAdd(x, b1, c41);
+                    x = TOps.Broadcast(Unsafe.Add(ref ap, 5 * row));
+                    c50 = TOps.MultiplyAdd(x, b0, c50); c51 = TOps.MultiplyAdd(x, b1, c51);
+                    x = TOps.Broadcast(Unsafe.Add(ref ap, 6 * row));
+                    c60 = TOps.MultiplyAdd(x, b0, c60); c61 = TOps.MultiplyAdd(x, b1, c61);
+                    x = TOps.Broadcast(Unsafe.Add(ref ap, 7 * row));
+                    c70 = TOps.MultiplyAdd(x, b0, c70); c71 = TOps.MultiplyAdd(x, b1, c71);
+                }
+                ap = ref Unsafe.Add(ref ap, aColumn);
+                bp = ref Unsafe.Add(ref bp, ldb);
+            }
+        }
+        else
+        {
+            for (int p = 0; p < k; p++)
+            {
+                TVec b0 = TOps.Load(ref bp);
+                c00 = TOps.MultiplyAdd(TOps.Broadcast(ap), b0, c00);
+                c10 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, row)), b0, c10);
+                c20 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 2 * row)), b0, c20);
+                c30 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 3 * row)), b0, c30);
+                if (eight)
+                {
+                    c40 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 4 * row)), b0, c40);
+                    c50 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 5 * row)), b0, c50);
+                    c60 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 6 * row)), b0, c60);
+                    c70 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 7 * row)), b0, c70);
+                }
+                ap = ref Unsafe.Add(ref ap, aColumn);
+                bp = ref Unsafe.Add(ref bp, ldb);
+            }
+        }
+        ref float r = ref c;
+        StoreBlockRow<TOps, TVec>(c00, c01, ref r, accumulate, two, mask); r = ref Unsafe.Add(ref r, ldc);
+        StoreBlockRow<TOps, TVec>(c10, c11, ref r, accumulate, two, mask); r = ref Unsafe.Add(ref r, ldc);
+        StoreBlockRow<TOps, TVec>(c20, c21, ref r, accumulate, two, mask); r = ref Unsafe.Add(ref r, ldc);
+        StoreBlockRow<TOps, TVec>(c30, c31, ref r, accumulate, two, mask);
+        if (!eight) return;
+        r = ref Unsafe.Add(ref r, ldc);
+        StoreBlockRow<TOps, TVec>(c40, c41, ref r, accumulate, two, mask); r = ref Unsafe.Add(ref r, ldc);
+        StoreBlockRow<TOps, TVec>(c50, c51, ref r, accumulate, two, mask); r = ref Unsafe.Add(ref r, ldc);
+        StoreBlockRow<TOps, TVec>(c60, c61, ref r, accumulate, two, mask); r = ref Unsafe.Add(ref r, ldc);
+        StoreBlockRow<TOps, TVec>(c70, c71, ref r, accumulate, two, mask);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreBlockRow<TOps, TVec>(TVec first, TVec second, ref float destination, bool accumulate, bool two, TVec mask)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        if (two)
+        {
+            StoreRow<TOps, TVec>(first, ref destination, accumulate);
+            StoreRow<TOps, TVec>(second, ref Unsafe.Add(ref destination, TOps.Count), accumulate);
+        }
+        else
+            StoreMasked<TOps, TVec>(first, ref destination, accumulate, mask);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
@@ -117,104 +254,6 @@ internal static class Gemm
     {
         TVec old = TOps.Load(ref destination);
         TOps.Store(TOps.Select(mask, accumulate ? TOps.Add(old, value) : value, old), ref destination);
-    }
-
-    private static void PanelTwo<TOps, TVec>(int m, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
-        ref float c, int ldc, bool accumulate)
-        where TOps : struct, IFloatVector<TVec> where TVec : struct
-    {
-        int w = TOps.Count;
-        int i = 0;
-        for (; i + 4 <= m; i += 4)
-        {
-            TVec c00 = TOps.Zero, c01 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero;
-            TVec c20 = TOps.Zero, c21 = TOps.Zero, c30 = TOps.Zero, c31 = TOps.Zero;
-            ref float a0 = ref Unsafe.Add(ref a, (nint)i * aRow);
-            ref float a1 = ref Unsafe.Add(ref a0, aRow);
-            ref float a2 = ref Unsafe.Add(ref a1, aRow);
-            ref float a3 = ref Unsafe.Add(ref a2, aRow);
-            ref float bp = ref b;
-            for (int p = 0; p < k; p++)
-            {
-                TVec b0 = TOps.Load(ref bp), b1 = TOps.Load(ref Unsafe.Add(ref bp, w));
-                nint offset = (nint)p * aColumn;
-                TVec x = TOps.Broadcast(Unsafe.Add(ref a0, offset));
-                c00 = TOps.MultiplyAdd(x, b0, c00); c01 = TOps.MultiplyAdd(x, b1, c01);
-                x = TOps.Broadcast(Unsafe.Add(ref a1, offset));
-                c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11);
-                x = TOps.Broadcast(Unsafe.Add(ref a2, offset));
-                c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21);
-                x = TOps.Broadcast(Unsafe.Add(ref a3, offset));
-                c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31);
-                bp = ref Unsafe.Add(ref bp, ldb);
-            }
-            ref float r0 = ref Unsafe.Add(ref c, (nint)i * ldc);
-            StoreRow<TOps, TVec>(c00, ref r0, accumulate); StoreRow<TOps, TVec>(c01, ref Unsafe.Add(ref r0, w), accumulate);
-            ref float r1 = ref Unsafe.Add(ref r0, ldc);
-            StoreRow<TOps, TVec>(c10, ref r1, accumulate); StoreRow<TOps, TVec>(c11, ref Unsafe.Add(ref r1, w), accumulate);
-            ref float r2 = ref Unsafe.Add(ref r1, ldc);
-            StoreRow<TOps, TVec>(c20, ref r2, accumulate); StoreRow<TOps, TVec>(c21, ref Unsafe.Add(ref r2, w), accumulate);
-            ref float r3 = ref Unsafe.Add(ref r2, ldc);
-            StoreRow<TOps, TVec>(c30, ref r3, accumulate); StoreRow<TOps, TVec>(c31, ref Unsafe.Add(ref r3, w), accumulate);
-        }
-        for (; i < m; i++)
-        {
-            TVec c0 = TOps.Zero, c1 = TOps.Zero;
-            ref float ai = ref Unsafe.Add(ref a, (nint)i * aRow);
-            ref float bp = ref b;
-            for (int p = 0; p < k; p++)
-            {
-                TVec x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * aColumn));
-                c0 = TOps.MultiplyAdd(x, TOps.Load(ref bp), c0);
-                c1 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref bp, w)), c1);
-                bp = ref Unsafe.Add(ref bp, ldb);
-            }
-            ref float r = ref Unsafe.Add(ref c, (nint)i * ldc);
-            StoreRow<TOps, TVec>(c0, ref r, accumulate); StoreRow<TOps, TVec>(c1, ref Unsafe.Add(ref r, w), accumulate);
-        }
-    }
-
-    private static void PanelOne<TOps, TVec>(int m, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
-        ref float c, int ldc, bool accumulate, TVec mask)
-        where TOps : struct, IFloatVector<TVec> where TVec : struct
-    {
-        int i = 0;
-        for (; i + 4 <= m; i += 4)
-        {
-            TVec c0 = TOps.Zero, c1 = TOps.Zero, c2 = TOps.Zero, c3 = TOps.Zero;
-            ref float a0 = ref Unsafe.Add(ref a, (nint)i * aRow);
-            ref float a1 = ref Unsafe.Add(ref a0, aRow);
-            ref float a2 = ref Unsafe.Add(ref a1, aRow);
-            ref float a3 = ref Unsafe.Add(ref a2, aRow);
-            ref float bp = ref b;
-            for (int p = 0; p < k; p++)
-            {
-                TVec b0 = TOps.Load(ref bp);
-                nint offset = (nint)p * aColumn;
-                c0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref a0, offset)), b0, c0);
-                c1 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref a1, offset)), b0, c1);
-                c2 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref a2, offset)), b0, c2);
-                c3 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref a3, offset)), b0, c3);
-                bp = ref Unsafe.Add(ref bp, ldb);
-            }
-            ref float r0 = ref Unsafe.Add(ref c, (nint)i * ldc);
-            StoreMasked<TOps, TVec>(c0, ref r0, accumulate, mask);
-            StoreMasked<TOps, TVec>(c1, ref Unsafe.Add(ref r0, ldc), accumulate, mask);
-            StoreMasked<TOps, TVec>(c2, ref Unsafe.Add(ref r0, 2 * (nint)ldc), accumulate, mask);
-            StoreMasked<TOps, TVec>(c3, ref Unsafe.Add(ref r0, 3 * (nint)ldc), accumulate, mask);
-        }
-        for (; i < m; i++)
-        {
-            TVec c0 = TOps.Zero;
-            ref float ai = ref Unsafe.Add(ref a, (nint)i * aRow);
-            ref float bp = ref b;
-            for (int p = 0; p < k; p++)
-            {
-                c0 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * aColumn)), TOps.Load(ref bp), c0);
-                bp = ref Unsafe.Add(ref bp, ldb);
-            }
-            StoreMasked<TOps, TVec>(c0, ref Unsafe.Add(ref c, (nint)i * ldc), accumulate, mask);
-        }
     }
 
     // For products narrower than one register: C(i,j) = Σp A(i,p)·B(p,j) with B(p,j) = b[p·bRow + j·bColumn].
