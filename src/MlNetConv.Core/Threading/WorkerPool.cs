@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
 namespace MlNetConv.Threading;
@@ -16,18 +17,29 @@ internal interface IParallelWork
 /// which is what keeps results identical for any thread count.
 /// A run that finds the pool busy (another thread is predicting) runs its indices inline instead of waiting.
 /// </summary>
+/// <remarks>
+/// Runs come every 50–500 µs during training, closer together than a sleeping thread wakes up (tens of µs
+/// through the kernel), so an idle helper keeps watching for the next run for <see cref="IdleSpin"/>, yielding its
+/// core to anyone who wants it, before it blocks; the caller never waits for a helper to wake, only for indices
+/// already taken to finish.
+/// </remarks>
 internal sealed class WorkerPool
 {
     private static readonly ConcurrentDictionary<int, WorkerPool> Shared = new();
+    private static readonly long IdleSpin = Stopwatch.Frequency / 1000; // 1 ms
 
     private readonly SemaphoreSlim wake = new(0);
-    private readonly ManualResetEventSlim finished = new(false);
     private readonly Lock gate = new();
     private readonly int helperCount;
     private IParallelWork? work;
     private int count;
-    private int next;
-    private int helpersRunning;
+    private int run;
+
+    // (run << 32) | next index. Taking an index is a compare-exchange on both halves, so a helper that arrives
+    // late can never take an index of a later run with the work of an earlier one.
+    private long cursor;
+    private int remaining; // indices of the current run not yet finished (or skipped after a failure)
+    private int sleepers;  // helpers blocked on `wake`
     private ExceptionDispatchInfo? failure;
 
     private WorkerPool(int threads)
@@ -61,14 +73,16 @@ internal sealed class WorkerPool
         {
             work = parallelWork;
             count = indexCount;
-            next = -1;
             failure = null;
-            int helpers = Math.Min(helperCount, indexCount - 1);
-            helpersRunning = helpers;
-            finished.Reset();
-            wake.Release(helpers);
-            Drain();
-            finished.Wait();
+            remaining = indexCount;
+            int current = ++run;
+            // A full fence: the helper that registers as a sleeper and then checks the cursor either sees this run or is counted below.
+            Interlocked.Exchange(ref cursor, (long)current << 32);
+            int asleep = Volatile.Read(ref sleepers);
+            if (asleep > 0) wake.Release(Math.Min(asleep, indexCount - 1));
+            Drain(current);
+            var spinner = new SpinWait();
+            while (Volatile.Read(ref remaining) > 0) spinner.SpinOnce(sleep1Threshold: -1);
             work = null;
             failure?.Throw();
         }
@@ -78,31 +92,76 @@ internal sealed class WorkerPool
         }
     }
 
-    private void Drain()
+    private void Drain(int current)
     {
-        IParallelWork current = work!;
-        int index;
-        while ((index = Interlocked.Increment(ref next)) < count)
+        while (true)
         {
+            long state = Volatile.Read(ref cursor);
+            if ((int)(state >> 32) != current) return;
+            // Read after seeing the run: if the exchange below succeeds, no later run has started, so these are this run's.
+            IParallelWork? body = work;
+            int total = count;
+            int index = (int)state;
+            if (index >= total) return;
+            if (Interlocked.CompareExchange(ref cursor, state + 1, state) != state) continue;
             try
             {
-                current.Execute(index);
+                body!.Execute(index);
             }
             catch (Exception e)
             {
                 Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
-                Volatile.Write(ref next, count); // stop handing out further indices
+                StopHandingOut(current, total);
+            }
+            Interlocked.Decrement(ref remaining);
+        }
+    }
+
+    // After a failure no further index starts; the skipped ones count as finished.
+    private void StopHandingOut(int current, int total)
+    {
+        while (true)
+        {
+            long state = Volatile.Read(ref cursor);
+            int index = (int)state;
+            if ((int)(state >> 32) != current || index >= total) return;
+            if (Interlocked.CompareExchange(ref cursor, ((long)current << 32) | (uint)total, state) == state)
+            {
+                Interlocked.Add(ref remaining, -(total - index));
+                return;
             }
         }
     }
 
     private void HelperLoop()
     {
+        int seen = 0;
         while (true)
         {
-            wake.Wait();
-            Drain();
-            if (Interlocked.Decrement(ref helpersRunning) == 0) finished.Set();
+            seen = WaitForRun(seen);
+            Drain(seen);
         }
     }
+
+    // Returns the number of a run newer than `seen`: spinning (and yielding) for a while, then blocked on the semaphore.
+    private int WaitForRun(int seen)
+    {
+        var spinner = new SpinWait();
+        long spinUntil = Stopwatch.GetTimestamp() + IdleSpin;
+        while (Stopwatch.GetTimestamp() < spinUntil)
+        {
+            if (CurrentRun() != seen) return CurrentRun();
+            spinner.SpinOnce(sleep1Threshold: -1);
+        }
+        while (true)
+        {
+            Interlocked.Increment(ref sleepers);
+            if (CurrentRun() == seen) wake.Wait();
+            Interlocked.Decrement(ref sleepers);
+            // A release meant for an earlier run (its helper found the run by itself) wakes this one for nothing: wait again.
+            if (CurrentRun() != seen) return CurrentRun();
+        }
+    }
+
+    private int CurrentRun() => (int)(Volatile.Read(ref cursor) >> 32);
 }
