@@ -16,6 +16,9 @@ internal interface IParallelWork
 /// not depend on which thread runs an index; every result in the engine is a function of its index alone,
 /// which is what keeps results identical for any thread count.
 /// A run that finds the pool busy (another thread is predicting) runs its indices inline instead of waiting.
+/// The caller takes indices from the bottom and the helpers from the top, so that consecutive layers, which index
+/// by image, mostly give an image to the same core: its activations stay in that core's cache (measured: conv1
+/// forward and backward ran slower on two threads than on one when indices were dealt out in one sequence).
 /// </summary>
 /// <remarks>
 /// Runs come every 50–500 µs during training, closer together than a sleeping thread wakes up (tens of µs
@@ -32,11 +35,11 @@ internal sealed class WorkerPool
     private readonly Lock gate = new();
     private readonly int helperCount;
     private IParallelWork? work;
-    private int count;
     private int run;
 
-    // (run << 32) | next index. Taking an index is a compare-exchange on both halves, so a helper that arrives
-    // late can never take an index of a later run with the work of an earlier one.
+    // One word: the run's number (24 bits) and the indices not yet taken, [low, high) (20 bits each). Taking an
+    // index is a compare-exchange on the whole word, so a helper that arrives late can never take an index of a
+    // later run with the work of an earlier one.
     private long cursor;
     private int remaining; // indices of the current run not yet finished (or skipped after a failure)
     private int sleepers;  // helpers blocked on `wake`
@@ -60,10 +63,18 @@ internal sealed class WorkerPool
         return Shared.GetOrAdd(threads, static t => new WorkerPool(t));
     }
 
+    /// <summary>The most indices one run takes.</summary>
+    public const int MaxIndices = (1 << IndexBits) - 1;
+
+    private const int IndexBits = 20;
+    private const long IndexMask = MaxIndices;
+
     /// <summary>Executes <paramref name="parallelWork"/> for indices 0..count-1 and returns when all are done.</summary>
     public void Run(IParallelWork parallelWork, int indexCount)
     {
         if (indexCount <= 0) return;
+        if (indexCount > MaxIndices)
+            throw new ArgumentOutOfRangeException(nameof(indexCount), indexCount, $"One parallel run takes at most {MaxIndices} indices.");
         if (helperCount == 0 || indexCount == 1 || !gate.TryEnter())
         {
             for (int i = 0; i < indexCount; i++) parallelWork.Execute(i);
@@ -72,15 +83,14 @@ internal sealed class WorkerPool
         try
         {
             work = parallelWork;
-            count = indexCount;
             failure = null;
             remaining = indexCount;
-            int current = ++run;
+            int current = run = (run + 1) & RunMask;
             // A full fence: the helper that registers as a sleeper and then checks the cursor either sees this run or is counted below.
-            Interlocked.Exchange(ref cursor, (long)current << 32);
+            Interlocked.Exchange(ref cursor, Pack(current, 0, indexCount));
             int asleep = Volatile.Read(ref sleepers);
             if (asleep > 0) wake.Release(Math.Min(asleep, indexCount - 1));
-            Drain(current);
+            Drain(current, fromTop: false);
             var spinner = new SpinWait();
             while (Volatile.Read(ref remaining) > 0) spinner.SpinOnce(sleep1Threshold: -1);
             work = null;
@@ -92,18 +102,25 @@ internal sealed class WorkerPool
         }
     }
 
-    private void Drain(int current)
+    private const int RunMask = (1 << (64 - 2 * IndexBits - 1)) - 1;
+
+    private static long Pack(int run, int low, int high) => ((long)run << (2 * IndexBits)) | ((long)low << IndexBits) | (uint)high;
+
+    private static int RunOf(long state) => (int)(state >> (2 * IndexBits));
+
+    private void Drain(int current, bool fromTop)
     {
         while (true)
         {
             long state = Volatile.Read(ref cursor);
-            if ((int)(state >> 32) != current) return;
-            // Read after seeing the run: if the exchange below succeeds, no later run has started, so these are this run's.
+            if (RunOf(state) != current) return;
+            // Read after seeing the run: if the exchange below succeeds, no later run has started, so this is the run's work.
             IParallelWork? body = work;
-            int total = count;
-            int index = (int)state;
-            if (index >= total) return;
-            if (Interlocked.CompareExchange(ref cursor, state + 1, state) != state) continue;
+            int low = (int)((state >> IndexBits) & IndexMask), high = (int)(state & IndexMask);
+            if (low >= high) return;
+            int index = fromTop ? high - 1 : low;
+            long taken = fromTop ? Pack(current, low, high - 1) : Pack(current, low + 1, high);
+            if (Interlocked.CompareExchange(ref cursor, taken, state) != state) continue;
             try
             {
                 body!.Execute(index);
@@ -111,23 +128,23 @@ internal sealed class WorkerPool
             catch (Exception e)
             {
                 Interlocked.CompareExchange(ref failure, ExceptionDispatchInfo.Capture(e), null);
-                StopHandingOut(current, total);
+                StopHandingOut(current);
             }
             Interlocked.Decrement(ref remaining);
         }
     }
 
     // After a failure no further index starts; the skipped ones count as finished.
-    private void StopHandingOut(int current, int total)
+    private void StopHandingOut(int current)
     {
         while (true)
         {
             long state = Volatile.Read(ref cursor);
-            int index = (int)state;
-            if ((int)(state >> 32) != current || index >= total) return;
-            if (Interlocked.CompareExchange(ref cursor, ((long)current << 32) | (uint)total, state) == state)
+            int low = (int)((state >> IndexBits) & IndexMask), high = (int)(state & IndexMask);
+            if (RunOf(state) != current || low >= high) return;
+            if (Interlocked.CompareExchange(ref cursor, Pack(current, high, high), state) == state)
             {
-                Interlocked.Add(ref remaining, -(total - index));
+                Interlocked.Add(ref remaining, -(high - low));
                 return;
             }
         }
@@ -139,7 +156,7 @@ internal sealed class WorkerPool
         while (true)
         {
             seen = WaitForRun(seen);
-            Drain(seen);
+            Drain(seen, fromTop: true);
         }
     }
 
@@ -163,5 +180,5 @@ internal sealed class WorkerPool
         }
     }
 
-    private int CurrentRun() => (int)(Volatile.Read(ref cursor) >> 32);
+    private int CurrentRun() => RunOf(Volatile.Read(ref cursor));
 }
