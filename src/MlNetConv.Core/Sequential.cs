@@ -409,7 +409,7 @@ public sealed class Sequential
         int correct = CountCorrect(ws, n);
         RunBackward(ws, n);
         started = Stopwatch.GetTimestamp();
-        optimizer.Step(parameters, gradients);
+        optimizer.Step(parameters, gradients, Threading.WorkerPool.ForThreads(ws.Threads));
         if (profileTicks is not null) profileTicks[^1] += Stopwatch.GetTimestamp() - started;
         return (loss, correct);
     }

@@ -1,3 +1,4 @@
+using MlNetConv.Threading;
 using MlNetConv.Training;
 
 namespace MlNetConv.Tests;
@@ -15,7 +16,7 @@ public class OptimizerTests
         double m0 = 0, v0 = 0, m1 = 0, v1 = 0, p0 = 1, p1 = -2;
         for (int t = 1; t <= 2; t++)
         {
-            adam.Step(p, grads[t - 1]);
+            adam.Step(p, grads[t - 1], WorkerPool.ForThreads(1));
             double alpha = 1e-3 * Math.Sqrt(1 - Math.Pow(0.999, t)) / (1 - Math.Pow(0.9, t));
             m0 += (grads[t - 1][0] - m0) * 0.1; v0 += (grads[t - 1][0] * (double)grads[t - 1][0] - v0) * 0.001;
             m1 += (grads[t - 1][1] - m1) * 0.1; v1 += (grads[t - 1][1] * (double)grads[t - 1][1] - v1) * 0.001;
@@ -38,7 +39,7 @@ public class OptimizerTests
         double expected = 1, velocity = 0;
         foreach (float g in new[] { 0.5f, -0.25f, 1f })
         {
-            sgd.Step(p, [g]);
+            sgd.Step(p, [g], WorkerPool.ForThreads(1));
             velocity = momentum * velocity - 0.1 * g;
             expected += momentum == 0 ? -0.1 * g : nesterov ? momentum * velocity - 0.1 * g : velocity;
         }
@@ -51,5 +52,22 @@ public class OptimizerTests
         Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(learningRate: 0));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(beta1: 1));
         Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(momentum: -0.1f));
+    }
+
+    [Theory]
+    [InlineData("adam")]
+    [InlineData("nesterov")]
+    public void BlocksOnTwoThreadsGiveTheBitsOfOneThread(string kind)
+    {
+        // 40,000 parameters: three blocks, the last one short.
+        float[] Run(int threads)
+        {
+            Optimizer optimizer = kind == "adam" ? new Adam() : new Sgd(0.1f, 0.9f, nesterov: true);
+            optimizer.Prepare(40_000);
+            float[] p = TestData.Random(40_000, 1);
+            for (int step = 0; step < 3; step++) optimizer.Step(p, TestData.Random(40_000, 2 + step), WorkerPool.ForThreads(threads));
+            return p;
+        }
+        Assert.Equal(Run(1), Run(2));
     }
 }

@@ -9,6 +9,7 @@ public sealed class Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float b
     : Optimizer(learningRate)
 {
     private float[] m = [], v = [];
+    private float stepSize;
 
     /// <summary>Decay of the first moment.</summary>
     public float Beta1 { get; } = beta1 is > 0 and < 1 ? beta1 : throw new ArgumentOutOfRangeException(nameof(beta1), beta1, "beta1 must be in (0, 1).");
@@ -27,10 +28,10 @@ public sealed class Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float b
         Iterations = 0;
     }
 
-    internal override void Step(Span<float> parameters, ReadOnlySpan<float> gradients)
-    {
-        Iterations++;
-        float alpha = (float)(LearningRate * Math.Sqrt(1 - Math.Pow(Beta2, Iterations)) / (1 - Math.Pow(Beta1, Iterations)));
-        Kernels.AdamKernels.Step(parameters, gradients, m, v, alpha, Beta1, Beta2, Epsilon);
-    }
+    private protected override void BeginStep() =>
+        stepSize = (float)(LearningRate * Math.Sqrt(1 - Math.Pow(Beta2, Iterations)) / (1 - Math.Pow(Beta1, Iterations)));
+
+    private protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, int offset) =>
+        Kernels.AdamKernels.Step(parameters, gradients, m.AsSpan(offset, parameters.Length), v.AsSpan(offset, parameters.Length),
+            stepSize, Beta1, Beta2, Epsilon);
 }

@@ -1,14 +1,25 @@
+using MlNetConv.Threading;
+
 namespace MlNetConv.Training;
 
 /// <summary>
 /// Updates the model's parameters from their gradients, once per batch. The model keeps all parameters in one
 /// buffer, so an optimizer sees one flat span and its state (moments, velocity) is one buffer of the same length.
-/// State persists across <c>Fit</c> calls on the same model, as in Keras.
+/// State persists across <c>Fit</c> calls on the same model, as in Keras. Every rule here is element-wise, so a
+/// step runs in blocks on the worker pool with the same bits as in one piece.
 /// </summary>
 public abstract class Optimizer
 {
+    // 64 KiB of each array per block: a few dozen blocks for the textbook model's 422,000 parameters.
+    private const int BlockLength = 16384;
+
+    private readonly Work<Optimizer> blockWork;
+    private float[] stepParameters = [];
+    private float[] stepGradients = [];
+
     private protected Optimizer(float learningRate)
     {
+        blockWork = new Work<Optimizer>(this, static (o, block) => o.UpdateBlock(block));
         if (!(learningRate > 0) || !float.IsFinite(learningRate))
             throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be positive and finite.");
         LearningRate = learningRate;
@@ -23,6 +34,29 @@ public abstract class Optimizer
     /// <summary>Prepares state for <paramref name="parameterCount"/> parameters unless it already has it.</summary>
     internal abstract void Prepare(int parameterCount);
 
-    /// <summary>One update: parameters ← parameters − step(gradients).</summary>
-    internal abstract void Step(Span<float> parameters, ReadOnlySpan<float> gradients);
+    /// <summary>One update: parameters ← parameters − step(gradients), in blocks on <paramref name="pool"/>.</summary>
+    internal void Step(float[] parameters, float[] gradients, WorkerPool pool)
+    {
+        if (parameters.Length != gradients.Length)
+            throw new ArgumentException($"{parameters.Length} parameters but {gradients.Length} gradients.", nameof(gradients));
+        Iterations++;
+        BeginStep();
+        (stepParameters, stepGradients) = (parameters, gradients);
+        pool.Run(blockWork, (parameters.Length + BlockLength - 1) / BlockLength);
+        (stepParameters, stepGradients) = ([], []);
+    }
+
+    /// <summary>Per-update scalars (Adam's bias correction), once before the blocks; <see cref="Iterations"/> already counts this update.</summary>
+    private protected virtual void BeginStep()
+    {
+    }
+
+    /// <summary>Updates one block: the parameters and gradients at <paramref name="offset"/> of the whole buffer (and the state there).</summary>
+    private protected abstract void Update(Span<float> parameters, ReadOnlySpan<float> gradients, int offset);
+
+    private void UpdateBlock(int block)
+    {
+        int offset = block * BlockLength, length = Math.Min(BlockLength, stepParameters.Length - offset);
+        Update(stepParameters.AsSpan(offset, length), stepGradients.AsSpan(offset, length), offset);
+    }
 }

@@ -23,14 +23,14 @@ public sealed class Sgd(float learningRate = 0.01f, float momentum = 0f, bool ne
         Iterations = 0;
     }
 
-    internal override void Step(Span<float> parameters, ReadOnlySpan<float> gradients)
+    private protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, int offset)
     {
-        Iterations++;
         if (Momentum == 0)
         {
             TensorPrimitives.MultiplyAdd(gradients, -LearningRate, parameters, parameters);
             return;
         }
+        Span<float> velocity = this.velocity.AsSpan(offset, parameters.Length);
         TensorPrimitives.Multiply(velocity, Momentum, velocity);
         TensorPrimitives.MultiplyAdd(gradients, -LearningRate, velocity, velocity);
         if (Nesterov)
