@@ -60,7 +60,7 @@ public sealed class Dense : Layer
         Parameters.AsSpan(Inputs * Units).Clear();
     }
 
-    internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) => new Buffers(this, threads);
+    internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) => new Buffers(this, capacity, training, threads);
 
     internal override void Forward(LayerPass pass)
     {
@@ -81,7 +81,8 @@ public sealed class Dense : Layer
             dz[..Units].CopyTo(dBias);
             for (int row = 1; row < n; row++) TensorPrimitives.Add(dBias, dz.Slice(row * Units, Units), dBias);
         }
-        pass.Pool.Run(buffers.BackwardWork, buffers.WeightBlocks + (pass.InputGradient is null ? 0 : buffers.RowChunks));
+        buffers.TransposeOutputGradient();
+        pass.Pool.Run(buffers.BackwardWork, buffers.InputBlocks);
     }
 
     internal override void WriteConfig(BinaryWriter writer)
@@ -96,19 +97,26 @@ public sealed class Dense : Layer
 
     private sealed class Buffers : LayerBuffers
     {
-        // Rows of dW per work item: enough work per item to be worth a hand-off, enough items to share.
-        private const int WeightRowsPerBlock = 64;
+        // Inputs per backward work item: enough work per item to be worth a hand-off, enough items to share.
+        private const int InputsPerBlock = 64;
 
         private readonly Dense layer;
         private readonly int threads;
+        private readonly float[]? transposedOutputGradient; // (units, capacity): dZᵀ
+        private readonly float[]? transposedInputGradient;  // (inputs, capacity): dXᵀ
         private LayerPass pass = null!;
 
-        public Buffers(Dense layer, int threads)
+        public Buffers(Dense layer, int capacity, bool training, int threads)
         {
             this.layer = layer;
             this.threads = threads;
+            if (training)
+            {
+                transposedOutputGradient = new float[layer.Units * capacity];
+                transposedInputGradient = new float[(long)layer.Inputs * capacity];
+            }
             ForwardWork = new Work<Buffers>(this, static (b, chunk) => b.ForwardRows(chunk));
-            BackwardWork = new Work<Buffers>(this, static (b, item) => b.BackwardItem(item));
+            BackwardWork = new Work<Buffers>(this, static (b, block) => b.BackwardBlock(block));
         }
 
         public IParallelWork ForwardWork { get; }
@@ -117,7 +125,7 @@ public sealed class Dense : Layer
 
         public int RowChunks => Math.Min(pass.Batch, threads);
 
-        public int WeightBlocks => (layer.Inputs + WeightRowsPerBlock - 1) / WeightRowsPerBlock;
+        public int InputBlocks => (layer.Inputs + InputsPerBlock - 1) / InputsPerBlock;
 
         public Buffers Bind(LayerPass current)
         {
@@ -125,15 +133,9 @@ public sealed class Dense : Layer
             return this;
         }
 
-        private (int First, int Count) Rows(int chunk)
-        {
-            int first = (int)((long)chunk * pass.Batch / RowChunks), end = (int)((long)(chunk + 1) * pass.Batch / RowChunks);
-            return (first, end - first);
-        }
-
         private void ForwardRows(int chunk)
         {
-            var (first, count) = Rows(chunk);
+            int first = (int)((long)chunk * pass.Batch / RowChunks), count = (int)((long)(chunk + 1) * pass.Batch / RowChunks) - first;
             int d = layer.Inputs, u = layer.Units;
             Span<float> y = pass.Output.AsSpan(first * u, count * u);
             Gemm.MultiplyNN(count, u, d, pass.Input.AsSpan(first * d, count * d), d, layer.Kernel, u, y, u, accumulate: false);
@@ -146,21 +148,23 @@ public sealed class Dense : Layer
             Activations.Forward(layer.Activation, y, u);
         }
 
-        private void BackwardItem(int item)
+        public void TransposeOutputGradient() =>
+            Transpose.Matrix(pass.OutputGradient, pass.Batch, layer.Units, layer.Units, transposedOutputGradient, pass.Batch);
+
+        // Inputs [first, first + count): their rows of dW = Xᵀ·dZ and their columns of dX = dZ·Wᵀ, the latter as the
+        // rows of dXᵀ = W·dZᵀ (a broadcast product over the short units axis; dX's dot products would each end in a
+        // horizontal sum). Each element sums in a fixed order, whatever the blocking.
+        private void BackwardBlock(int block)
         {
             int n = pass.Batch, d = layer.Inputs, u = layer.Units;
+            int first = block * InputsPerBlock, count = Math.Min(InputsPerBlock, d - first);
             ReadOnlySpan<float> dz = pass.OutputGradient.AsSpan(0, n * u);
-            if (item < WeightBlocks)
-            {
-                // dW[rows] = X[:, rows]ᵀ · dZ: each element sums over the batch in order, whatever the blocking.
-                int first = item * WeightRowsPerBlock, count = Math.Min(WeightRowsPerBlock, d - first);
-                Gemm.MultiplyTN(count, u, n, pass.Input.AsSpan(first, (n - 1) * d + count), d, dz, u,
-                    layer.Gradients.AsSpan(first * u, count * u), u, accumulate: false);
-                return;
-            }
-            var (row, rows) = Rows(item - WeightBlocks);
-            Gemm.MultiplyNT(rows, d, u, dz.Slice(row * u, rows * u), u, layer.Kernel, u,
-                pass.InputGradient.AsSpan(row * d, rows * d), d, accumulate: false);
+            Gemm.MultiplyTN(count, u, n, pass.Input.AsSpan(first, (n - 1) * d + count), d, dz, u,
+                layer.Gradients.AsSpan(first * u, count * u), u, accumulate: false);
+            if (pass.InputGradient is not { } dx) return;
+            Span<float> dxT = transposedInputGradient.AsSpan(first * n, count * n);
+            Gemm.MultiplyNN(count, n, u, layer.Kernel[(first * u)..], u, transposedOutputGradient, n, dxT, n, accumulate: false);
+            Transpose.Matrix(dxT, count, n, n, dx.AsSpan(first, (n - 1) * d + count), d);
         }
     }
 }
