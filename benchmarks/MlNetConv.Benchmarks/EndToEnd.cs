@@ -34,7 +34,7 @@ internal static class EndToEnd
         }
         data ??= FindData();
         var (train, test) = FashionMnist.Load(data);
-        train = train.Slice(0, Math.Min(trainLimit, train.Count));
+        if (trainLimit < train.Count) train = train.Slice(0, trainLimit);
         Console.WriteLine($"data: {data}: train {train.Count}, test {test.Count}; SIMD {Simd.Best}; threads {threads}; {Environment.ProcessorCount} processors");
 
         var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 42) { Threads = threads };
@@ -50,7 +50,7 @@ internal static class EndToEnd
 
         double Infer(int batch, int images)
         {
-            float[] x = test.Features.AsSpan(0, images * 784).ToArray();
+            float[] x = test.SamplesToArray(0, images);
             var output = new float[images * 10];
             model.Predict(x.AsSpan(0, Math.Min(images, batch) * 784), output, batch); // warm-up
             var rates = new List<double>();

@@ -119,7 +119,7 @@ Pictures.TrainingCurves(epochs, Picture("training-curves.png"));
 // One ankle boot, as the course shows, through the feature-map transform.
 int boot = Array.IndexOf(test.Labels, FashionMnist.ClassNames.ToList().IndexOf("Ankle boot"));
 var one = new DatasetDataView(test.Slice(boot, 1), FashionMnist.ClassNames);
-Pictures.ImageGrid([test.Slice(boot, 1).Features], FashionMnist.ImageShape, ["Ankle boot"], "input", Picture("feature-maps-input.png"), columns: 1, scale: 6);
+Pictures.ImageGrid([test.SamplesToArray(boot, 1)], FashionMnist.ImageShape, ["Ankle boot"], "input", Picture("feature-maps-input.png"), columns: 1, scale: 6);
 foreach (string layer in new[] { "conv2d", "conv2d_1" })
 {
     float[] maps = ml.Transforms.ConvNetFeatureMaps(cnn, layer, "Maps").Fit(one).Transform(one).GetColumn<float[]>("Maps").Single();
@@ -130,7 +130,7 @@ foreach (string layer in new[] { "conv2d", "conv2d_1" })
 // Misclassified test images: true and predicted class under each.
 string[] predicted = scored.GetColumn<string>("PredictedLabel").ToArray();
 var wrong = Enumerable.Range(0, test.Count).Where(i => predicted[i] != FashionMnist.ClassNames[test.Labels[i]]).Take(24).ToArray();
-Pictures.ImageGrid(wrong.Select(i => test.Slice(i, 1).Features).ToList(), FashionMnist.ImageShape,
+Pictures.ImageGrid(wrong.Select(i => test.SamplesToArray(i, 1)).ToList(), FashionMnist.ImageShape,
     wrong.Select(i => $"{FashionMnist.ClassNames[test.Labels[i]]} → {predicted[i]}").ToList(), "misclassified test images: true → predicted",
     Picture("misclassified.png"));
 

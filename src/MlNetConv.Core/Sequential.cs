@@ -247,11 +247,13 @@ public sealed class Sequential
         ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
         if (data.Count < batchSize) throw new ArgumentException($"Profiling needs at least one batch of {batchSize} samples; the data has {data.Count}.", nameof(data));
         optimizer ??= new Adam();
-        int size = InputShape.Size, per = data.Count / batchSize;
+        int per = data.Count / batchSize;
+        var x = new float[batchSize * InputShape.Size];
         void Batch(int b)
         {
             int start = b % per * batchSize;
-            TrainOnBatch(data.Features.AsSpan(start * size, batchSize * size), data.Labels.AsSpan(start, batchSize), optimizer);
+            data.CopySamples(start, batchSize, x);
+            TrainOnBatch(x, data.Labels.AsSpan(start, batchSize), optimizer);
         }
         Batch(0);
         Batch(1);
@@ -419,7 +421,7 @@ public sealed class Sequential
         int size = data.SampleShape.Size;
         for (int i = 0; i < indices.Length; i++)
         {
-            data.Features.AsSpan(indices[i] * size, size).CopyTo(ws.Input.AsSpan(i * size));
+            data.CopySamples(indices[i], 1, ws.Input.AsSpan(i * size));
             ws.Labels[i] = data.Labels[indices[i]];
         }
     }

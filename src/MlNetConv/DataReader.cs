@@ -14,27 +14,22 @@ internal static class DataReader
         var labelColumn = data.Schema[options.LabelColumnName];
         int size = shape.Size;
         long? rowCount = data.GetRowCount();
-        var features = new float[checked((int)Math.Min((rowCount ?? 1024) * size, Array.MaxLength))];
-        var labels = new int[(int)Math.Min(rowCount ?? 1024, Array.MaxLength)];
-        int count = 0;
+        // 8-bit images arrive as floats; the builder keeps them as bytes when that loses nothing.
+        var builder = new DatasetBuilder(shape, (int)Math.Min(rowCount ?? 1024, Array.MaxLength));
 
         using var cursor = data.GetRowCursor([featureColumn, labelColumn]);
         var getFeatures = cursor.GetGetter<VBuffer<float>>(featureColumn);
         Func<ulong> getLabel = LabelGetter(cursor, labelColumn);
         VBuffer<float> row = default;
+        var sample = new float[size];
         while (cursor.MoveNext())
         {
-            if (count == labels.Length)
-            {
-                Array.Resize(ref labels, checked(labels.Length * 2));
-                Array.Resize(ref features, checked(labels.Length * size));
-            }
+            int count = builder.Count;
             getFeatures(ref row);
             if (row.Length != size)
                 throw new InvalidOperationException($"{Capitalized(role)} row {count}: feature column '{featureColumn.Name}' holds {row.Length} values; expected {size} ({shape}).");
-            Span<float> target = features.AsSpan(count * size, size);
-            row.CopyTo(target);
-            foreach (float value in target)
+            row.CopyTo(sample);
+            foreach (float value in sample)
                 if (!float.IsFinite(value))
                     throw new InvalidOperationException($"{Capitalized(role)} row {count}: feature column '{featureColumn.Name}' holds {value}; features must be finite.");
             ulong key = getLabel();
@@ -43,13 +38,10 @@ internal static class DataReader
                     $"{Capitalized(role)} row {count}: the label '{labelColumn.Name}' is missing (key 0), a value its MapValueToKey did not see in training.");
             if (key > (ulong)classes)
                 throw new InvalidOperationException($"{Capitalized(role)} row {count}: label key {key} is outside the {classes} classes.");
-            labels[count++] = (int)(key - 1);
+            builder.Add(sample, (int)(key - 1));
         }
-        if (count == 0) throw new InvalidOperationException($"The {role} data has no rows.");
-        // The row count is usually known up front, and then the arrays are already exact: no second copy.
-        return count == labels.Length
-            ? new Dataset(features, labels, shape)
-            : new Dataset(features[..(count * size)], labels[..count], shape);
+        if (builder.Count == 0) throw new InvalidOperationException($"The {role} data has no rows.");
+        return builder.Build();
     }
 
     private static Func<ulong> LabelGetter(DataViewRowCursor cursor, DataViewSchema.Column column)

@@ -15,7 +15,7 @@ public class AllocationTests
     {
         var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn()) { Threads = 2 };
         var optimizer = new Adam();
-        float[] x = TestData.Train.Features.AsSpan(0, 32 * 784).ToArray();
+        float[] x = TestData.Train.SamplesToArray(0, 32);
         int[] y = TestData.Train.Labels.AsSpan(0, 32).ToArray();
         for (int i = 0; i < 3; i++) model.TrainOnBatch(x, y, optimizer); // buffers, JIT, worker threads
 

@@ -71,7 +71,7 @@ public class BadInputTests
     {
         var model = new Sequential(FashionMnist.ImageShape, [new Flatten(), new Dense(10)]);
         var data = TestData.Train.Slice(0, 256);
-        var scaled = new Dataset(data.Features.Select(v => v * 1e18f).ToArray(), data.Labels, data.SampleShape);
+        var scaled = new Dataset(data.SamplesToArray(0, data.Count).Select(v => v * 1e18f).ToArray(), data.Labels, data.SampleShape);
         var error = Assert.Throws<InvalidOperationException>(() => model.Fit(scaled, new FitOptions { Epochs = 3, Optimizer = new Sgd(1e6f) }));
         Assert.Contains("diverged", error.Message);
         Assert.Contains("epoch", error.Message);

@@ -24,7 +24,7 @@ public class IdxTests
         Assert.Equal(10_000, TestData.Train.Count);
         Assert.Equal(2_000, TestData.Test.Count);
         Assert.Equal(Enumerable.Range(0, 10), TestData.Train.Labels.Distinct().Order());
-        Assert.InRange(TestData.Train.Features.Max(), 0.99f, 1f);
+        Assert.InRange(TestData.Train.SamplesToArray(0, TestData.Train.Count).Max(), 0.99f, 1f);
     }
 
     [Fact]

@@ -11,7 +11,7 @@ public class LayerWeightsTests
     {
         var source = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 1);
         var target = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 2);
-        float[] x = TestData.Test.Features.AsSpan(0, 4 * 784).ToArray();
+        float[] x = TestData.Test.SamplesToArray(0, 4);
         Assert.NotEqual(source.Predict(x), target.Predict(x));
         for (int i = 0; i < source.Layers.Count; i++) target.Layers[i].SetWeights(source.Layers[i].GetWeights());
         Assert.Equal(source.Predict(x), target.Predict(x));

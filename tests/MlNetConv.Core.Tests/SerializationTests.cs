@@ -30,7 +30,7 @@ public class SerializationTests
         Sequential loaded = Sequential.Load(new MemoryStream(Bytes(model)));
         Assert.Equal(model.Summary(), loaded.Summary());
         Assert.Equal(model.ParameterBuffer, loaded.ParameterBuffer);
-        float[] x = TestData.Test.Features.AsSpan(0, 50 * 784).ToArray();
+        float[] x = TestData.Test.SamplesToArray(0, 50);
         Assert.Equal(model.Predict(x), loaded.Predict(x));
     }
 

@@ -40,7 +40,7 @@ public class TrainingTests
     public void SameSeedSameWeightsAndPredictionsAcrossThreadsAndBatchSizes()
     {
         var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 3);
-        float[] x = TestData.Test.Features.AsSpan(0, 37 * 784).ToArray();
+        float[] x = TestData.Test.SamplesToArray(0, 37);
         float[] serial = model.Predict(x, batchSize: 37);
         float[] small = model.Predict(x, batchSize: 5);
         Assert.Equal(serial, small);
@@ -54,7 +54,7 @@ public class TrainingTests
     public void PredictionsAreProbabilities()
     {
         var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn());
-        float[] p = model.Predict(TestData.Test.Features.AsSpan(0, 10 * 784).ToArray());
+        float[] p = model.Predict(TestData.Test.SamplesToArray(0, 10));
         for (int i = 0; i < 10; i++) Assert.Equal(1.0, p.AsSpan(i * 10, 10).ToArray().Sum(), 4);
     }
 

@@ -19,7 +19,7 @@ public class DatasetDataViewTests
         Assert.Equal(new KeyDataViewType(typeof(uint), 10), view.Schema["Label"].Type);
         Assert.Equal(50, view.GetRowCount());
         float[][] features = view.GetColumn<float[]>("Features").ToArray();
-        for (int i = 0; i < 50; i++) Assert.Equal(data.Features.AsSpan(i * 784, 784).ToArray(), features[i]);
+        for (int i = 0; i < 50; i++) Assert.Equal(data.SamplesToArray(i, 1), features[i]);
         string[] names = Ml.Transforms.Conversion.MapKeyToValue("Name", "Label").Fit(view).Transform(view).GetColumn<string>("Name").ToArray();
         Assert.Equal(data.Labels.Select(l => FashionMnist.ClassNames[l]), names);
     }
@@ -52,7 +52,7 @@ public class DatasetDataViewTests
             for (int i = 0; i < data.Count; i++)
             {
                 Assert.Equal(FashionMnist.ClassNames[data.Labels[i]], labels[i]);
-                for (int p = 0; p < 784; p++) Assert.Equal(data.Features[i * 784 + p], read[i][p], 1e-6f);
+                for (int p = 0; p < 784; p++) Assert.Equal(data.SamplesToArray(i, 1)[p], read[i][p], 1e-6f);
             }
         }
         finally

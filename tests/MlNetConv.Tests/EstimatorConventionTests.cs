@@ -15,7 +15,7 @@ public class EstimatorConventionTests
     {
         var rows = Enumerable.Range(start, count).Select(i => new VectorRow
         {
-            Features = TestData.Train.Features.AsSpan(i * 784, 784).ToArray(),
+            Features = TestData.Train.SamplesToArray(i, 1),
             Label = label?.Invoke(i) ?? MlNetConv.Data.FashionMnist.ClassNames[TestData.Train.Labels[i]],
         });
         return Ml.Data.LoadFromEnumerable(rows);

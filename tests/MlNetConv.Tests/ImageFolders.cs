@@ -40,7 +40,7 @@ public sealed class ImageFolders : IDisposable
             string relative = Path.Combine(name, className.Replace('/', '-'), $"{i:D5}.png");
             string path = Path.Combine(Root, relative);
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            WritePng(data.Features.AsSpan(i * 784, 784), 28, 28, path);
+            WritePng(data.SamplesToArray(i, 1), 28, 28, path);
             index.WriteLine($"{relative}\t{className}");
         }
         return indexPath;

@@ -39,9 +39,6 @@ public static class FashionMnist
         var labels = new int[labelBytes.Length];
         for (int i = 0; i < labels.Length; i++)
             labels[i] = labelBytes[i] < 10 ? labelBytes[i] : throw new InvalidDataException($"{labelsPath}: label {i} is {labelBytes[i]}; Fashion-MNIST labels are 0..9.");
-        var features = new float[pixels.Length];
-        System.Numerics.Tensors.TensorPrimitives.ConvertChecked<byte, float>(pixels, features);
-        System.Numerics.Tensors.TensorPrimitives.Divide(features, 255f, features);
-        return new Dataset(features, labels, ImageShape);
+        return Dataset.FromPixels(pixels, labels, ImageShape);
     }
 }

@@ -77,7 +77,7 @@ public sealed class DatasetDataView : IDataView
                 {
                     int size = view.data.SampleShape.Size;
                     var editor = VBufferEditor.Create(ref value, size);
-                    view.data.Features.AsSpan((int)position * size, size).CopyTo(editor.Values);
+                    view.data.CopySamples((int)position, 1, editor.Values);
                     value = editor.Commit();
                 })
                 : (ValueGetter<uint>)((ref uint value) => value = (uint)view.data.Labels[position] + 1);

@@ -30,12 +30,14 @@ public static class FashionMnistData
         string indexFolder = Path.GetDirectoryName(Path.GetFullPath(indexPath))!;
         Directory.CreateDirectory(indexFolder);
         using var index = new StreamWriter(indexPath);
+        var image = new float[shape.Size];
         for (int i = 0; i < data.Count; i++)
         {
             string className = classNames[data.Labels[i]];
             string path = Path.Combine(Path.GetFullPath(directory), SafeFolderName(className), $"{i:D5}.png");
             Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            Png.WriteGray(data.Features.AsSpan(i * shape.Size, shape.Size), shape.Width, shape.Height, path);
+            data.CopySamples(i, 1, image);
+            Png.WriteGray(image, shape.Width, shape.Height, path);
             index.Write(Path.GetRelativePath(indexFolder, path).Replace('\\', '/'));
             index.Write('\t');
             index.WriteLine(className);
