@@ -8,7 +8,7 @@ namespace MlNetConv.Benchmarks;
 
 /// <summary>
 /// Training images/s (batch 32) and inference images/s (batch 1, 32, 256) of the textbook model on Fashion-MNIST,
-/// optionally beside the TorchSharp peer run in the same sitting.
+/// optionally beside the TorchSharp peer run in the same sitting, and the ML.NET scoring paths' images/s.
 /// </summary>
 internal static class EndToEnd
 {
@@ -66,7 +66,9 @@ internal static class EndToEnd
             return Median(rates);
         }
         double infer256 = Infer(256, test.Count), infer32 = Infer(32, test.Count), infer1 = Infer(1, 2000);
+        // The engine's peak, as the peer's is its own: ML.NET's assemblies and second model come after.
         long peakMiB = Process.GetCurrentProcess().PeakWorkingSet64 >> 20;
+        var (mlTransform, mlEngine) = MlNetScoring.Measure(train, test, threads);
 
         Console.WriteLine();
         Console.WriteLine($"test accuracy after {epochs} epochs on {train.Count} images: {accuracy:F4}");
@@ -76,12 +78,14 @@ internal static class EndToEnd
             ("inference img/s, batch 256", infer256, null, true),
             ("inference img/s, batch 32", infer32, null, true),
             ("inference img/s, batch 1", infer1, null, true),
+            ("ML.NET Transform img/s", mlTransform, null, true),
+            ("ML.NET PredictionEngine img/s", mlEngine, null, true),
             ("peak working set MiB", peakMiB, null, false),
         };
         if (peer is not null) rows = Peer.Measure(peer, rows, trainLimit, epochs, threads);
-        Console.WriteLine($"{"figure",-28} {"MlNetConv",12} {"TorchSharp",12} {"ratio",8}");
+        Console.WriteLine($"{"figure",-30} {"MlNetConv",12} {"TorchSharp",12} {"ratio",8}");
         foreach (var (figure, ours, theirs, higher) in rows)
-            Console.WriteLine($"{figure,-28} {ours,12:F0} {(theirs is { } t ? t.ToString("F0") : "-"),12} " +
+            Console.WriteLine($"{figure,-30} {ours,12:F0} {(theirs is { } t ? t.ToString("F0") : "-"),12} " +
                 $"{(theirs is { } p && p > 0 ? (ours / p).ToString("F2") + "×" : "-"),8}");
         return 0;
     }
