@@ -12,7 +12,8 @@ namespace MlNetConv.Benchmarks;
 
 /// <summary>
 /// The textbook model's two convolutions, batch 32, 3×3 same, ReLU: conv1 1→32 at 28×28 and conv2 32→64 at 14×14,
-/// forward and backward (weights and input), through the Conv2D layer on the worker pool.
+/// forward and backward, through the Conv2D layer on the worker pool. Backward is what the model runs: weights and
+/// input for conv2, weights only for conv1 (the first layer's input gradient is never needed).
 /// </summary>
 [Config(typeof(GflopsConfig))]
 public class Conv2DBenchmarks
@@ -44,7 +45,7 @@ public class Conv2DBenchmarks
             Input = Fill(Batch * input.Size),
             Output = new float[Batch * layer.OutputShape.Size],
             OutputGradient = Fill(Batch * layer.OutputShape.Size),
-            InputGradient = new float[Batch * input.Size],
+            InputGradient = channels == 1 ? null : new float[Batch * input.Size],
             Buffers = layer.CreateBuffers(Batch, training: true, Threads),
             Pool = WorkerPool.ForThreads(Threads),
             Batch = Batch,
@@ -60,7 +61,10 @@ public class Conv2DBenchmarks
     [Benchmark]
     public void Forward() => layer.Forward(pass);
 
-    /// <summary>dW, dB and dX: two products of the forward's size.</summary>
+    /// <summary>dW and dB (one product of the forward's size), and dX (another) except for the first layer.</summary>
+    public static double BackwardFlops(string layerName) =>
+        ForwardFlops(layerName) * (layerName.StartsWith("conv1", StringComparison.Ordinal) ? 1 : 2);
+
     [Benchmark]
     public void Backward() => layer.Backward(pass);
 }
@@ -87,8 +91,11 @@ public sealed class GflopsConfig : BenchmarkDotNet.Configs.ManualConfig
         {
             var report = summary[benchmarkCase];
             if (report?.ResultStatistics is not { } stats) return "-";
-            string layerName = (string)benchmarkCase.Parameters["Layer"];
-            double flops = Conv2DBenchmarks.ForwardFlops(layerName) * (benchmarkCase.Descriptor.WorkloadMethod.Name == "Backward" ? 2 : 1);
+            double flops = benchmarkCase.Descriptor.Type == typeof(FmaPeakBenchmarks)
+                ? FmaPeakBenchmarks.Flops((int)benchmarkCase.Parameters["Threads"])
+                : benchmarkCase.Descriptor.WorkloadMethod.Name == "Backward"
+                    ? Conv2DBenchmarks.BackwardFlops((string)benchmarkCase.Parameters["Layer"])
+                    : Conv2DBenchmarks.ForwardFlops((string)benchmarkCase.Parameters["Layer"]);
             return (flops / stats.Mean).ToString("F1"); // mean is in nanoseconds: flop/ns = GFLOP/s
         }
 

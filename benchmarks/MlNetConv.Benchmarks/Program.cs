@@ -1,11 +1,11 @@
 using BenchmarkDotNet.Running;
 using MlNetConv.Benchmarks;
 
-// `kernels [BenchmarkDotNet args]` runs the convolution benchmarks; `e2e [options]` (the default) measures the
-// textbook model end to end. See the README's Performance section.
+// `kernels [BenchmarkDotNet args]` runs the convolution benchmarks and the FMA peak they are a share of;
+// `e2e [options]` (the default) measures the textbook model end to end. See the README's Performance section.
 if (args.Length > 0 && args[0] == "kernels")
 {
-    BenchmarkRunner.Run<Conv2DBenchmarks>(args: args[1..]);
+    BenchmarkSwitcher.FromTypes([typeof(Conv2DBenchmarks), typeof(FmaPeakBenchmarks)]).Run(args[1..]);
     return 0;
 }
 return EndToEnd.Run(args.Length > 0 && args[0] == "e2e" ? args[1..] : args);
