@@ -12,6 +12,12 @@ namespace MlNetConv.Benchmarks;
 /// </summary>
 internal static class EndToEnd
 {
+    public const string Training = "training img/s, batch 32";
+    public const string Inference256 = "inference img/s, batch 256";
+    public const string Inference32 = "inference img/s, batch 32";
+    public const string Inference1 = "inference img/s, batch 1";
+    public const string PeakWorkingSet = "peak working set MiB";
+
     public static int Run(string[] args)
     {
         CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
@@ -74,15 +80,19 @@ internal static class EndToEnd
         Console.WriteLine($"test accuracy after {epochs} epochs on {train.Count} images: {accuracy:F4}");
         var rows = new List<(string Figure, double Ours, double? Peer, bool HigherIsBetter)>
         {
-            ("training img/s, batch 32", trainRate, null, true),
-            ("inference img/s, batch 256", infer256, null, true),
-            ("inference img/s, batch 32", infer32, null, true),
-            ("inference img/s, batch 1", infer1, null, true),
+            (Training, trainRate, null, true),
+            (Inference256, infer256, null, true),
+            (Inference32, infer32, null, true),
+            (Inference1, infer1, null, true),
             ("ML.NET Transform img/s", mlTransform, null, true),
             ("ML.NET PredictionEngine img/s", mlEngine, null, true),
-            ("peak working set MiB", peakMiB, null, false),
+            (PeakWorkingSet, peakMiB, null, false),
         };
-        if (peer is not null) rows = Peer.Measure(peer, rows, trainLimit, epochs, threads);
+        if (peer is not null)
+        {
+            var theirs = Peer.Measure(peer, trainLimit, epochs, threads);
+            rows = rows.Select(row => row with { Peer = theirs.GetValueOrDefault(row.Figure) }).ToList();
+        }
         Console.WriteLine($"{"figure",-30} {"MlNetConv",12} {"TorchSharp",12} {"ratio",8}");
         foreach (var (figure, ours, theirs, higher) in rows)
             Console.WriteLine($"{figure,-30} {ours,12:F0} {(theirs is { } t ? t.ToString("F0") : "-"),12} " +

@@ -7,8 +7,8 @@ namespace MlNetConv.Benchmarks;
 /// <summary>Runs the TorchSharp peer script with the same data size, epochs and threads, and reads its figures.</summary>
 internal static partial class Peer
 {
-    public static List<(string Figure, double Ours, double? Peer, bool HigherIsBetter)> Measure(string script,
-        List<(string Figure, double Ours, double? Peer, bool HigherIsBetter)> rows, int trainLimit, int epochs, int threads)
+    /// <summary>The peer's figures, by the names of <see cref="EndToEnd"/>'s rows (those it has).</summary>
+    public static Dictionary<string, double?> Measure(string script, int trainLimit, int epochs, int threads)
     {
         Console.WriteLine($"\nrunning the peer: {script} --train-limit {trainLimit} --epochs {epochs} --threads {threads}");
         var start = new ProcessStartInfo(script) { RedirectStandardOutput = true, RedirectStandardError = true };
@@ -29,8 +29,14 @@ internal static partial class Peer
             .Select(m => (double?)double.Parse(m.Groups[2].Value, CultureInfo.InvariantCulture)).FirstOrDefault();
         double? peak = PeakWorkingSet().Match(output) is { Success: true } p ? double.Parse(p.Groups[1].Value, CultureInfo.InvariantCulture) : null;
         double? train = trainRates.Count == 0 ? null : EndToEnd.Median(trainRates.Skip(trainRates.Count > 1 ? 1 : 0));
-        double?[] theirs = [train, Inference(256), Inference(32), Inference(1), peak];
-        return rows.Select((row, i) => row with { Peer = theirs[i] }).ToList();
+        return new Dictionary<string, double?>
+        {
+            [EndToEnd.Training] = train,
+            [EndToEnd.Inference256] = Inference(256),
+            [EndToEnd.Inference32] = Inference(32),
+            [EndToEnd.Inference1] = Inference(1),
+            [EndToEnd.PeakWorkingSet] = peak,
+        };
     }
 
     [GeneratedRegex(@"^\s*\d+\s*\|")]
