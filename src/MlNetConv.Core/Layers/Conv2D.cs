@@ -153,10 +153,7 @@ public sealed class Conv2D : Layer
             ConvShape s = layer.shape;
             ColumnSlots = training ? capacity : Math.Min(capacity, threads);
             columns = new float[(long)ColumnSlots * s.ColumnsSize];
-            if (training)
-            {
-                biasParts = new float[capacity * s.Filters];
-            }
+            if (training) biasParts = new float[capacity * s.Filters];
             // A long receptive field (conv2: 288 > 64 filters) makes dWᵀ's product the efficient one, worth transposing
             // each dZ for; a short one (conv1: 9) leaves dWᵀ too few rows to reuse dZᵀ, and dW's dot products over the
             // long OH·OW win. Two blocks of rows per thread, in whole register blocks; how rows are split never changes
