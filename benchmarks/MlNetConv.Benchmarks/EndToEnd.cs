@@ -78,15 +78,15 @@ internal static class EndToEnd
 
         Console.WriteLine();
         Console.WriteLine($"test accuracy after {epochs} epochs on {train.Count} images: {accuracy:F4}");
-        var rows = new List<(string Figure, double Ours, double? Peer, bool HigherIsBetter)>
+        var rows = new List<(string Figure, double Ours, double? Peer)>
         {
-            (Training, trainRate, null, true),
-            (Inference256, infer256, null, true),
-            (Inference32, infer32, null, true),
-            (Inference1, infer1, null, true),
-            ("ML.NET Transform img/s", mlTransform, null, true),
-            ("ML.NET PredictionEngine img/s", mlEngine, null, true),
-            (PeakWorkingSet, peakMiB, null, false),
+            (Training, trainRate, null),
+            (Inference256, infer256, null),
+            (Inference32, infer32, null),
+            (Inference1, infer1, null),
+            ("ML.NET Transform img/s", mlTransform, null),
+            ("ML.NET PredictionEngine img/s", mlEngine, null),
+            (PeakWorkingSet, peakMiB, null),
         };
         if (peer is not null)
         {
@@ -94,7 +94,7 @@ internal static class EndToEnd
             rows = rows.Select(row => row with { Peer = theirs.GetValueOrDefault(row.Figure) }).ToList();
         }
         Console.WriteLine($"{"figure",-30} {"MlNetConv",12} {"TorchSharp",12} {"ratio",8}");
-        foreach (var (figure, ours, theirs, higher) in rows)
+        foreach (var (figure, ours, theirs) in rows)
             Console.WriteLine($"{figure,-30} {ours,12:F0} {(theirs is { } t ? t.ToString("F0") : "-"),12} " +
                 $"{(theirs is { } p && p > 0 ? (ours / p).ToString("F2") + "×" : "-"),8}");
         return 0;
