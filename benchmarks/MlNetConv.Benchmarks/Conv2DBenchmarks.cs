@@ -2,11 +2,11 @@ using BenchmarkDotNet.Attributes;
 using BenchmarkDotNet.Columns;
 using BenchmarkDotNet.Reports;
 using BenchmarkDotNet.Running;
-using MlNetConv.Geometry;
-using MlNetConv.Kernels;
-using MlNetConv.Layers;
-using MlNetConv.Tensors;
-using MlNetConv.Threading;
+using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Threading;
 
 namespace MlNetConv.Benchmarks;
 

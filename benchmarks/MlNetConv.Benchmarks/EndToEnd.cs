@@ -1,8 +1,9 @@
+using MlNetConv.Core;
 using System.Diagnostics;
 using System.Globalization;
-using MlNetConv.Data;
-using MlNetConv.Kernels;
-using MlNetConv.Training;
+using MlNetConv.Core.Data;
+using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Training;
 
 namespace MlNetConv.Benchmarks;
 

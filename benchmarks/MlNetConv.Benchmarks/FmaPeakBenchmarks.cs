@@ -1,6 +1,6 @@
 using System.Runtime.Intrinsics;
 using BenchmarkDotNet.Attributes;
-using MlNetConv.Threading;
+using MlNetConv.Core.Threading;
 
 namespace MlNetConv.Benchmarks;
 

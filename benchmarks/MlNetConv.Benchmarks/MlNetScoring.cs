@@ -1,10 +1,10 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MlNetConv.Core.Data;
+using MlNetConv;
 using MlNetConv.Data;
-using MlNetConv.ML;
-using MlNetConv.ML.Data;
-using MlNetConv.Training;
+using MlNetConv.Core.Training;
 
 namespace MlNetConv.Benchmarks;
 

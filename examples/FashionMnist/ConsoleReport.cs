@@ -1,6 +1,6 @@
 using System.Globalization;
 using Microsoft.ML.Data;
-using MlNetConv.Training;
+using MlNetConv.Core.Training;
 
 namespace FashionMnistExample;
 

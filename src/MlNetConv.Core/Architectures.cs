@@ -1,7 +1,7 @@
-using MlNetConv.Geometry;
-using MlNetConv.Layers;
+using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Layers;
 
-namespace MlNetConv;
+namespace MlNetConv.Core;
 
 /// <summary>Ready-made layer stacks.</summary>
 public static class Architectures

@@ -2,13 +2,13 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using MlNetConv.Kernels;
-using MlNetConv.Layers;
-using MlNetConv.Serialization;
-using MlNetConv.Tensors;
-using MlNetConv.Training;
+using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Serialization;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv;
+namespace MlNetConv.Core;
 
 /// <summary>
 /// A stack of layers trained by backpropagation, Keras's <c>Sequential</c>: built from an input shape (C, H, W),

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MlNetConv.ML;
+using MlNetConv;
 
 namespace MlNetConv.Hosting;
 

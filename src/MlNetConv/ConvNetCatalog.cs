@@ -1,5 +1,5 @@
 using Microsoft.ML.Data;
-using MlNetConv.ML;
+using MlNetConv;
 
 // The ML.NET convention: catalog extensions live in Microsoft.ML, so `using Microsoft.ML;` finds them.
 namespace Microsoft.ML;

@@ -1,9 +1,10 @@
+using MlNetConv.Core;
 using Microsoft.ML;
-using MlNetConv.Layers;
-using MlNetConv.Tensors;
-using MlNetConv.Training;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.ML;
+namespace MlNetConv;
 
 /// <summary>Which update rule <see cref="ConvNetTrainer"/> uses.</summary>
 public enum ConvNetOptimizer

@@ -1,11 +1,12 @@
+using MlNetConv.Core;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using MlNetConv.Layers;
-using MlNetConv.Tensors;
-using MlNetConv.Training;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.ML;
+namespace MlNetConv;
 
 /// <summary>
 /// Trains a convolutional network as an ML.NET multiclass trainer. Reads the feature column (C·H·W floats per row,

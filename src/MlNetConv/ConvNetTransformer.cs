@@ -1,10 +1,11 @@
+using MlNetConv.Core;
 using System.Numerics.Tensors;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using MlNetConv.Tensors;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.ML;
+namespace MlNetConv;
 
 /// <summary>
 /// A trained CNN as an ML.NET transformer: reads the feature column (C·H·W floats per row, channels first, as
@@ -41,7 +42,7 @@ public sealed class ConvNetTransformer : NetworkTransformerBase
 
     // *** Version history ***
     // 0x00010001: initial. Strings: feature, score and predicted-label column names, then the class names.
-    //             Main stream: int32 class count. Binary stream "Network.bin": the network (MlNetConv.Serialization.NetworkFormat).
+    //             Main stream: int32 class count. Binary stream "Network.bin": the network (MlNetConv.Core.Serialization.NetworkFormat).
     private static VersionInfo GetVersionInfo() => new(
         modelSignature: "MLNCCNNT",
         verWrittenCur: 0x00010001,

@@ -1,9 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MlNetConv.Tensors;
-using MlNetConv.Training;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.ML;
+namespace MlNetConv;
 
 /// <summary>Reads the feature and label columns of a data view through one cursor pass into the engine's dataset.</summary>
 internal static class DataReader

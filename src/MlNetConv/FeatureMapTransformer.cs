@@ -1,9 +1,10 @@
+using MlNetConv.Core;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using MlNetConv.Layers;
+using MlNetConv.Core.Layers;
 
-namespace MlNetConv.ML;
+namespace MlNetConv;
 
 /// <summary>
 /// The activations of one layer of a trained network as a column: feature maps of a Conv2D or pooling layer as

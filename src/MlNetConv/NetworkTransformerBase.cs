@@ -1,9 +1,10 @@
+using MlNetConv.Core;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Runtime;
-using MlNetConv.Tensors;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.ML;
+namespace MlNetConv;
 
 /// <summary>
 /// What the transformers that run a trained network share: the network and its feature column, the network's entry

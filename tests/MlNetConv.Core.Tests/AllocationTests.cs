@@ -1,7 +1,7 @@
-using MlNetConv.Data;
-using MlNetConv.Training;
+using MlNetConv.Core.Data;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 /// <summary>Allocation counts include every thread, so nothing else may run beside these tests.</summary>
 [CollectionDefinition(nameof(AllocationTests), DisableParallelization = true)]

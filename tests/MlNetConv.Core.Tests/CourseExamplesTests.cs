@@ -1,10 +1,10 @@
-using MlNetConv.Data;
-using MlNetConv.Geometry;
-using MlNetConv.Kernels;
-using MlNetConv.Kernels.Reference;
-using MlNetConv.Layers;
+using MlNetConv.Core.Data;
+using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Kernels.Reference;
+using MlNetConv.Core.Layers;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 /// <summary>The worked examples of the course, exactly.</summary>
 public class CourseExamplesTests

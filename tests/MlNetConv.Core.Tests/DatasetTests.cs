@@ -1,7 +1,7 @@
-using MlNetConv.Tensors;
-using MlNetConv.Training;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 /// <summary>Datasets kept as floats or as bytes read back exactly what they were given.</summary>
 public class DatasetTests

@@ -1,8 +1,8 @@
-using MlNetConv.Geometry;
-using MlNetConv.Layers;
-using MlNetConv.Tensors;
+using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 public class GeometryTests
 {

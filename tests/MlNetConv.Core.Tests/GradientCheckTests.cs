@@ -1,9 +1,9 @@
-using MlNetConv.Geometry;
-using MlNetConv.Kernels;
-using MlNetConv.Layers;
-using MlNetConv.Tensors;
+using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 /// <summary>
 /// Backward passes against central finite differences of L = Σ w·layer(x) for fixed random w. The engine computes in

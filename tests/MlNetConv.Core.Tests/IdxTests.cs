@@ -1,6 +1,6 @@
-using MlNetConv.Data;
+using MlNetConv.Core.Data;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 public class IdxTests
 {

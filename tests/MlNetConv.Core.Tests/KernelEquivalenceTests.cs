@@ -1,9 +1,9 @@
-using MlNetConv.Geometry;
-using MlNetConv.Kernels;
-using MlNetConv.Kernels.Reference;
-using MlNetConv.Layers;
+using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Kernels.Reference;
+using MlNetConv.Core.Layers;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 /// <summary>
 /// The fast kernels against the plain references, at every register width in this one process (a width the CPU lacks

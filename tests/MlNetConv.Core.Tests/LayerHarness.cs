@@ -1,8 +1,8 @@
-using MlNetConv.Layers;
-using MlNetConv.Tensors;
-using MlNetConv.Threading;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Threading;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 /// <summary>Runs one layer on its own, outside a model, with parameters and buffers the test controls.</summary>
 internal sealed class LayerHarness

@@ -1,8 +1,8 @@
-using MlNetConv.Data;
-using MlNetConv.Layers;
-using MlNetConv.Tensors;
+using MlNetConv.Core.Data;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 public class LayerWeightsTests
 {

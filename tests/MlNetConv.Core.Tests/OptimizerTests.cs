@@ -1,7 +1,7 @@
-using MlNetConv.Threading;
-using MlNetConv.Training;
+using MlNetConv.Core.Threading;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 public class OptimizerTests
 {

@@ -1,11 +1,11 @@
 using System.Buffers.Binary;
-using MlNetConv.Data;
-using MlNetConv.Geometry;
-using MlNetConv.Layers;
-using MlNetConv.Tensors;
-using MlNetConv.Training;
+using MlNetConv.Core.Data;
+using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 public class SerializationTests
 {

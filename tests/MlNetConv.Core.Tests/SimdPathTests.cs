@@ -1,7 +1,7 @@
 using System.Runtime.Intrinsics;
-using MlNetConv.Kernels;
+using MlNetConv.Core.Kernels;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 /// <summary>CI runs the suite with DOTNET_EnableAVX512=0, DOTNET_EnableAVX2=0 and DOTNET_EnableHWIntrinsic=0; this checks the switch took.</summary>
 public class SimdPathTests

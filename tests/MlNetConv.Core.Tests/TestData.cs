@@ -1,15 +1,15 @@
-using MlNetConv.Training;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 /// <summary>Real Fashion-MNIST images from the subset the repository ships, loaded once per test run.</summary>
 internal static class TestData
 {
-    public static string SubsetDirectory => Shared.RepositoryData.SubsetDirectory;
+    public static string SubsetDirectory => MlNetConv.Tests.Shared.RepositoryData.SubsetDirectory;
 
-    public static Dataset Train => Shared.RepositoryData.Train;
+    public static Dataset Train => MlNetConv.Tests.Shared.RepositoryData.Train;
 
-    public static Dataset Test => Shared.RepositoryData.Test;
+    public static Dataset Test => MlNetConv.Tests.Shared.RepositoryData.Test;
 
     /// <summary>Uniform values in [−scale, scale) from a fixed seed.</summary>
     public static float[] Random(int length, int seed, float scale = 1f)

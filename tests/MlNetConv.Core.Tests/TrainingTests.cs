@@ -1,8 +1,8 @@
-using MlNetConv.Data;
-using MlNetConv.Layers;
-using MlNetConv.Training;
+using MlNetConv.Core.Data;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 public class TrainingTests
 {

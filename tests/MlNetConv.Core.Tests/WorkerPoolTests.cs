@@ -1,6 +1,6 @@
-using MlNetConv.Threading;
+using MlNetConv.Core.Threading;
 
-namespace MlNetConv.Tests;
+namespace MlNetConv.Core.Tests;
 
 /// <summary>The worker pool's contract: every index exactly once per run, failures surface, idle helpers wake.</summary>
 public class WorkerPoolTests

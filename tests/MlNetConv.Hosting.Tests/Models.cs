@@ -1,10 +1,10 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using MlNetConv.Core.Data;
+using MlNetConv.Core.Layers;
+using MlNetConv;
 using MlNetConv.Data;
-using MlNetConv.Layers;
-using MlNetConv.ML;
-using MlNetConv.ML.Data;
 using MlNetConv.Tests.Shared;
 
 namespace MlNetConv.Hosting.Tests;

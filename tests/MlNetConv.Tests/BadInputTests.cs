@@ -1,7 +1,7 @@
 using System.IO.Compression;
 using Microsoft.ML;
 
-namespace MlNetConv.ML.Tests;
+namespace MlNetConv.Tests;
 
 public class BadInputTests
 {
@@ -36,7 +36,7 @@ public class BadInputTests
         var keys = Ml.Transforms.Conversion.MapValueToKey("Label").Fit(train);
         IDataView validation = keys.Transform(EstimatorConventionTests.InMemory(5, label: _ => "neither"));
         var options = EstimatorConventionTests.Small();
-        options.Layers = [new Layers.Flatten(), new Layers.Dense(2, Layers.Activation.Softmax)];
+        options.Layers = [new Core.Layers.Flatten(), new Core.Layers.Dense(2, Core.Layers.Activation.Softmax)];
         options.ValidationData = validation;
         var error = Assert.Throws<InvalidOperationException>(() => Ml.MulticlassClassification.Trainers.ConvNet(options).Fit(keys.Transform(train)));
         Assert.Contains("Validation row 0", error.Message);
@@ -47,7 +47,7 @@ public class BadInputTests
     public void AnArchitectureWhoseOutputDoesNotMatchTheClassesIsNamed()
     {
         var options = EstimatorConventionTests.Small();
-        options.Layers = [new Layers.Flatten(), new Layers.Dense(3, Layers.Activation.Softmax)];
+        options.Layers = [new Core.Layers.Flatten(), new Core.Layers.Dense(3, Core.Layers.Activation.Softmax)];
         var error = Assert.ThrowsAny<ArgumentException>(() => Pipeline(options).Fit(EstimatorConventionTests.InMemory(100)));
         Assert.Contains("10 classes", error.Message);
         Assert.Contains("3", error.Message);

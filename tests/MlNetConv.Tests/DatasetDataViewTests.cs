@@ -1,10 +1,10 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using MlNetConv.Core.Data;
 using MlNetConv.Data;
-using MlNetConv.ML.Data;
 
-namespace MlNetConv.ML.Tests;
+namespace MlNetConv.Tests;
 
 public class DatasetDataViewTests
 {

@@ -1,9 +1,9 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Security.Cryptography;
-using MlNetConv.ML.Data;
+using MlNetConv.Data;
 
-namespace MlNetConv.ML.Tests;
+namespace MlNetConv.Tests;
 
 /// <summary>The downloader against a real HTTP server on 127.0.0.1 that serves the shipped IDX files, well or badly.</summary>
 public sealed class DownloadTests : IDisposable

@@ -1,9 +1,9 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MlNetConv.Layers;
-using MlNetConv.Tensors;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.ML.Tests;
+namespace MlNetConv.Tests;
 
 /// <summary>What ML.NET's TestEstimatorCore checks: schema propagation, invalid input failing in both GetOutputSchema and Fit, save and load.</summary>
 public class EstimatorConventionTests
@@ -16,7 +16,7 @@ public class EstimatorConventionTests
         var rows = Enumerable.Range(start, count).Select(i => new VectorRow
         {
             Features = TestData.Train.SamplesToArray(i, 1),
-            Label = label?.Invoke(i) ?? MlNetConv.Data.FashionMnist.ClassNames[TestData.Train.Labels[i]],
+            Label = label?.Invoke(i) ?? MlNetConv.Core.Data.FashionMnist.ClassNames[TestData.Train.Labels[i]],
         });
         return Ml.Data.LoadFromEnumerable(rows);
     }
@@ -120,9 +120,9 @@ public class EstimatorConventionTests
         var ml = new MLContext(seed: 2);
         var logged = new List<string>();
         ml.Log += (_, e) => { lock (logged) logged.Add(e.Message); };
-        var epochs = new List<Training.EpochResult>();
+        var epochs = new List<Core.Training.EpochResult>();
         var options = Small(epochs: 2);
-        options.Progress = new Inline<Training.EpochResult>(epochs.Add);
+        options.Progress = new Inline<Core.Training.EpochResult>(epochs.Add);
         ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.ConvNet(options)).Fit(InMemory(100));
         Assert.Equal([1, 2], epochs.Select(e => e.Epoch));
         Assert.Equal(2, logged.Count(m => m.Contains("epoch ") && m.Contains("images/s")));

@@ -4,7 +4,7 @@ using System.Text.RegularExpressions;
 using Microsoft.ML;
 using SkiaSharp;
 
-namespace MlNetConv.ML.Tests;
+namespace MlNetConv.Tests;
 
 /// <summary>The README's main command, run for real for one epoch: its report, its model zip and its pictures.</summary>
 public partial class ExampleTests

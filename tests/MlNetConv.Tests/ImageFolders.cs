@@ -1,7 +1,7 @@
-using MlNetConv.Data;
+using MlNetConv.Core.Data;
 using SkiaSharp;
 
-namespace MlNetConv.ML.Tests;
+namespace MlNetConv.Tests;
 
 /// <summary>
 /// Real PNG files from the shipped Fashion-MNIST subset in class folders under train/ and test/, and an index per
@@ -30,7 +30,7 @@ public sealed class ImageFolders : IDisposable
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
 
-    private string Write(string name, Training.Dataset data, int start, int count)
+    private string Write(string name, Core.Training.Dataset data, int start, int count)
     {
         string indexPath = Path.Combine(Root, name + ".tsv");
         using var index = new StreamWriter(indexPath);

@@ -1,9 +1,9 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MlNetConv.Data;
+using MlNetConv.Core.Data;
 
-namespace MlNetConv.ML.Tests;
+namespace MlNetConv.Tests;
 
 [Collection(nameof(TrainedPipeline))]
 public class PipelineTests(TrainedPipeline trained)

@@ -2,7 +2,7 @@ using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
 
-namespace MlNetConv.ML.Tests;
+namespace MlNetConv.Tests;
 
 [Collection(nameof(TrainedPipeline))]
 public class ScoringTests(TrainedPipeline trained)

@@ -1,7 +1,7 @@
 using MlNetConv.Tests.Shared;
-using MlNetConv.Training;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.ML.Tests;
+namespace MlNetConv.Tests;
 
 /// <summary>The Fashion-MNIST subset the repository ships.</summary>
 internal static class TestData

@@ -1,5 +1,5 @@
-using MlNetConv.Data;
-using MlNetConv.Training;
+using MlNetConv.Core.Data;
+using MlNetConv.Core.Training;
 
 namespace MlNetConv.Tests.Shared;
 

@@ -1,7 +1,7 @@
-using MlNetConv.Tensors;
-using MlNetConv.Training;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.Data;
+namespace MlNetConv.Core.Data;
 
 /// <summary>
 /// Fashion-MNIST (Zalando, MIT licence): 28×28 grayscale product photos in ten classes, in the four standard IDX files.

@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 
-namespace MlNetConv.Data;
+namespace MlNetConv.Core.Data;
 
 /// <summary>
 /// The IDX format of MNIST and Fashion-MNIST: a big-endian header (two zero bytes, a type code, the number of

@@ -1,4 +1,4 @@
-namespace MlNetConv.Geometry;
+namespace MlNetConv.Core.Geometry;
 
 /// <summary>
 /// The sizes of one 2-D convolution, with the letters used across the kernels:

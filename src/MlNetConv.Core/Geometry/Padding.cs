@@ -1,4 +1,4 @@
-namespace MlNetConv.Geometry;
+namespace MlNetConv.Core.Geometry;
 
 /// <summary>How much zero padding surrounds the input of a sliding-window operation.</summary>
 public enum Padding

@@ -1,4 +1,4 @@
-namespace MlNetConv.Geometry;
+namespace MlNetConv.Core.Geometry;
 
 /// <summary>The two spatial axes of a 2-D sliding window (rows, then columns).</summary>
 public readonly record struct Window2D(WindowAxis Rows, WindowAxis Columns)

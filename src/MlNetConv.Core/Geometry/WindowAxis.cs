@@ -1,4 +1,4 @@
-namespace MlNetConv.Geometry;
+namespace MlNetConv.Core.Geometry;
 
 /// <summary>
 /// One spatial axis of a sliding window: input length, window length, stride, and the padding

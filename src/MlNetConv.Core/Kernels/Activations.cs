@@ -2,9 +2,9 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using MlNetConv.Layers;
+using MlNetConv.Core.Layers;
 
-namespace MlNetConv.Kernels;
+namespace MlNetConv.Core.Kernels;
 
 /// <summary>
 /// Element-wise activations over a batch laid out as rows of <c>rowLength</c> floats (softmax works per row).

@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
-using MlNetConv.Geometry;
+using MlNetConv.Core.Geometry;
 
-namespace MlNetConv.Kernels;
+namespace MlNetConv.Core.Kernels;
 
 /// <summary>
 /// Conv2D for one image as im2col + matrix products. Shapes (letters of <see cref="ConvShape"/>):

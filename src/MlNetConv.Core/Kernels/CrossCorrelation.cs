@@ -1,6 +1,6 @@
-using MlNetConv.Geometry;
+using MlNetConv.Core.Geometry;
 
-namespace MlNetConv.Kernels;
+namespace MlNetConv.Core.Kernels;
 
 /// <summary>
 /// Single-channel 2-D cross-correlation and convolution as the course defines them:

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
 
-namespace MlNetConv.Kernels;
+namespace MlNetConv.Core.Kernels;
 
 /// <summary>
 /// The few vector operations the hand-written kernels need, over one register width. Each kernel is written

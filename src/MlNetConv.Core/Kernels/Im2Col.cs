@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
-using MlNetConv.Geometry;
+using MlNetConv.Core.Geometry;
 
-namespace MlNetConv.Kernels;
+namespace MlNetConv.Core.Kernels;
 
 /// <summary>
 /// Unfolds one image into its receptive fields so a convolution becomes one matrix product, and folds

@@ -1,9 +1,9 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using MlNetConv.Geometry;
+using MlNetConv.Core.Geometry;
 
-namespace MlNetConv.Kernels;
+namespace MlNetConv.Core.Kernels;
 
 /// <summary>
 /// 2-D max and average pooling for one image, channel by channel. x (C, H, W), y (C, OH, OW).

@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 
-namespace MlNetConv.Kernels;
+namespace MlNetConv.Core.Kernels;
 
 /// <summary>
 /// Sparse categorical cross-entropy over a batch of N rows of K classes, averaged over the batch (Keras's reduction).

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
-namespace MlNetConv.Kernels;
+namespace MlNetConv.Core.Kernels;
 
 /// <summary>Matrix transposition between row-major spans with row strides: destination[j, i] = source[i, j].</summary>
 internal static class Transpose

@@ -1,4 +1,4 @@
-namespace MlNetConv.Layers;
+namespace MlNetConv.Core.Layers;
 
 /// <summary>The element-wise function a layer applies to its output (Keras's <c>activation</c> argument).</summary>
 public enum Activation

@@ -1,7 +1,7 @@
-using MlNetConv.Kernels;
-using MlNetConv.Tensors;
+using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.Layers;
+namespace MlNetConv.Core.Layers;
 
 /// <summary>
 /// Keras's <c>Activation</c> layer: applies an activation on its own. Any shape (softmax: flat inputs only,

@@ -1,7 +1,7 @@
-using MlNetConv.Geometry;
-using MlNetConv.Kernels;
+using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Kernels;
 
-namespace MlNetConv.Layers;
+namespace MlNetConv.Core.Layers;
 
 /// <summary>
 /// Keras's <c>AveragePooling2D</c>: the mean of each window, per channel, over in-image positions only (padding

@@ -1,10 +1,10 @@
 using System.Numerics.Tensors;
-using MlNetConv.Geometry;
-using MlNetConv.Kernels;
-using MlNetConv.Tensors;
-using MlNetConv.Threading;
+using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Threading;
 
-namespace MlNetConv.Layers;
+namespace MlNetConv.Core.Layers;
 
 /// <summary>
 /// 2-D convolution, Keras's <c>Conv2D</c>: Y_i = f(B_i + Σ_j X_j ★ K_ij) for every filter i over input channels j.

@@ -1,9 +1,9 @@
 using System.Numerics.Tensors;
-using MlNetConv.Kernels;
-using MlNetConv.Tensors;
-using MlNetConv.Threading;
+using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Threading;
 
-namespace MlNetConv.Layers;
+namespace MlNetConv.Core.Layers;
 
 /// <summary>
 /// Keras's <c>Dense</c>: y = f(x·W + b). Input (D) per sample, output (units); kernel (D, units) as Keras lays it

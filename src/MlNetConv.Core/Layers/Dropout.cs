@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
-using MlNetConv.Tensors;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.Layers;
+namespace MlNetConv.Core.Layers;
 
 /// <summary>
 /// Keras's <c>Dropout</c>: in training each value is zeroed with probability <see cref="Rate"/> and the survivors

@@ -1,6 +1,6 @@
-using MlNetConv.Tensors;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.Layers;
+namespace MlNetConv.Core.Layers;
 
 /// <summary>Keras's <c>Flatten</c>: (C, H, W) → (C·H·W), in channels-first order. No parameters.</summary>
 public sealed class Flatten(string? name = null) : Layer(name)

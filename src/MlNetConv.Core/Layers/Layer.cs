@@ -1,8 +1,8 @@
 using System.Text.RegularExpressions;
-using MlNetConv.Tensors;
-using MlNetConv.Threading;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Threading;
 
-namespace MlNetConv.Layers;
+namespace MlNetConv.Core.Layers;
 
 /// <summary>
 /// A layer of a <see cref="Sequential"/> model: a configuration (Keras's names and defaults), an output shape

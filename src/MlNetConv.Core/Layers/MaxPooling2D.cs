@@ -1,7 +1,7 @@
-using MlNetConv.Geometry;
-using MlNetConv.Kernels;
+using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Kernels;
 
-namespace MlNetConv.Layers;
+namespace MlNetConv.Core.Layers;
 
 /// <summary>
 /// Keras's <c>MaxPooling2D</c>: the maximum of each window, per channel. The gradient goes to the first maximum

@@ -1,8 +1,8 @@
-using MlNetConv.Geometry;
-using MlNetConv.Tensors;
-using MlNetConv.Threading;
+using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Threading;
 
-namespace MlNetConv.Layers;
+namespace MlNetConv.Core.Layers;
 
 /// <summary>
 /// What Keras's 2-D pooling layers share: a window (default 2×2), strides (default: the window), padding

@@ -1,4 +1,4 @@
-namespace MlNetConv.Serialization;
+namespace MlNetConv.Core.Serialization;
 
 /// <summary>CRC-32 (IEEE 802.3, as zip and PNG use), to tell a damaged network file from a valid one.</summary>
 internal static class Crc32

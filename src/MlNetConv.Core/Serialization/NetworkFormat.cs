@@ -1,9 +1,9 @@
 using System.Buffers.Binary;
 using System.Text;
-using MlNetConv.Layers;
-using MlNetConv.Tensors;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.Serialization;
+namespace MlNetConv.Core.Serialization;
 
 /// <summary>
 /// The versioned binary format of a <see cref="Sequential"/> network: architecture and weights, little-endian.

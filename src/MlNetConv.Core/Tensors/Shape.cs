@@ -1,4 +1,4 @@
-namespace MlNetConv.Tensors;
+namespace MlNetConv.Core.Tensors;
 
 /// <summary>
 /// The shape of one sample, without the batch axis: an image (channels, height, width) in the engine's

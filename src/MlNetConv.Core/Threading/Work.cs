@@ -1,4 +1,4 @@
-namespace MlNetConv.Threading;
+namespace MlNetConv.Core.Threading;
 
 /// <summary>
 /// Binds a static body to the state it works on, once, so that running it per batch allocates nothing

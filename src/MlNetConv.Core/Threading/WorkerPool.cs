@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Runtime.ExceptionServices;
 
-namespace MlNetConv.Threading;
+namespace MlNetConv.Core.Threading;
 
 /// <summary>One unit of index-parallel work: <see cref="Execute"/> is called once for every index in 0..count-1.</summary>
 internal interface IParallelWork

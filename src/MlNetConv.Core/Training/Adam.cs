@@ -1,4 +1,4 @@
-namespace MlNetConv.Training;
+namespace MlNetConv.Core.Training;
 
 /// <summary>
 /// Adam with Keras's defaults and update rule (keras/src/optimizers/adam.py):

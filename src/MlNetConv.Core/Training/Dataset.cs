@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
-using MlNetConv.Tensors;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.Training;
+namespace MlNetConv.Core.Training;
 
 /// <summary>
 /// Samples and their integer class labels: <see cref="Count"/> samples of <see cref="SampleShape"/>, one after

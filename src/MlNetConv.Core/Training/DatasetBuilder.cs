@@ -1,6 +1,6 @@
-using MlNetConv.Tensors;
+using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.Training;
+namespace MlNetConv.Core.Training;
 
 /// <summary>
 /// Collects samples one at a time (from a data view's cursor, say) into a <see cref="Dataset"/>. While every value

@@ -1,4 +1,4 @@
-namespace MlNetConv.Training;
+namespace MlNetConv.Core.Training;
 
 /// <summary>How <see cref="Sequential.Fit"/> trains: Keras's <c>fit</c> arguments and their defaults.</summary>
 public sealed class FitOptions

@@ -1,6 +1,6 @@
-using MlNetConv.Threading;
+using MlNetConv.Core.Threading;
 
-namespace MlNetConv.Training;
+namespace MlNetConv.Core.Training;
 
 /// <summary>
 /// Updates the model's parameters from their gradients, once per batch. The model keeps all parameters in one

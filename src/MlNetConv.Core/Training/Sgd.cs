@@ -1,6 +1,6 @@
 using System.Numerics.Tensors;
 
-namespace MlNetConv.Training;
+namespace MlNetConv.Core.Training;
 
 /// <summary>
 /// Stochastic gradient descent as Keras defines it: without momentum θ ← θ − lr·g; with momentum

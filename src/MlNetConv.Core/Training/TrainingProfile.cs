@@ -1,4 +1,4 @@
-namespace MlNetConv.Training;
+namespace MlNetConv.Core.Training;
 
 /// <summary>Mean time per training batch of one layer's forward and backward pass.</summary>
 public sealed record LayerTiming(string Name, string TypeName, TimeSpan Forward, TimeSpan Backward);

@@ -1,7 +1,7 @@
-using MlNetConv.Layers;
-using MlNetConv.Threading;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Threading;
 
-namespace MlNetConv.Training;
+namespace MlNetConv.Core.Training;
 
 /// <summary>
 /// Every per-batch buffer of one model for batches of up to <see cref="Capacity"/> samples: the input, each layer's

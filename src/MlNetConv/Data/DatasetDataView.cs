@@ -1,8 +1,8 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MlNetConv.Training;
+using MlNetConv.Core.Training;
 
-namespace MlNetConv.ML.Data;
+namespace MlNetConv.Data;
 
 /// <summary>
 /// An engine <see cref="Dataset"/> as an ML.NET data view: <c>Features</c> as Vector&lt;Single, C, H, W&gt; (what

@@ -1,9 +1,9 @@
 using Microsoft.ML;
-using MlNetConv.Data;
-using MlNetConv.Training;
+using MlNetConv.Core.Data;
+using MlNetConv.Core.Training;
 using SkiaSharp;
 
-namespace MlNetConv.ML.Data;
+namespace MlNetConv.Data;
 
 /// <summary>Fashion-MNIST for ML.NET: the IDX files as data views, and as PNG files in class folders.</summary>
 public static class FashionMnistData

@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
-using MlNetConv.Data;
+using MlNetConv.Core.Data;
 
-namespace MlNetConv.ML.Data;
+namespace MlNetConv.Data;
 
 /// <summary>What a download reports after every chunk: the file, bytes so far and the expected total (when the server said).</summary>
 public readonly record struct DownloadProgress(string File, long Bytes, long? TotalBytes);

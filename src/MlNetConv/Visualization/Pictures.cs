@@ -1,10 +1,10 @@
-using MlNetConv.Layers;
-using MlNetConv.Tensors;
-using MlNetConv.Training;
-using MlNetConv.ML.Data;
+using MlNetConv.Core.Layers;
+using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Training;
+using MlNetConv.Data;
 using SkiaSharp;
 
-namespace MlNetConv.ML.Visualization;
+namespace MlNetConv.Visualization;
 
 /// <summary>
 /// The course's pictures as PNG files: a convolution's filters, a layer's feature maps, training curves, and a grid of

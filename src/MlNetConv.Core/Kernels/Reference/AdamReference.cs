@@ -1,4 +1,4 @@
-namespace MlNetConv.Kernels.Reference;
+namespace MlNetConv.Core.Kernels.Reference;
 
 /// <summary>Keras's Adam update written element by element, in double: the reference <see cref="AdamKernels"/> is tested against.</summary>
 internal static class AdamReference

@@ -1,6 +1,6 @@
-using MlNetConv.Geometry;
+using MlNetConv.Core.Geometry;
 
-namespace MlNetConv.Kernels.Reference;
+namespace MlNetConv.Core.Kernels.Reference;
 
 /// <summary>
 /// Conv2D for one image, written as the course's formulas with direct loops, for any stride and padding.

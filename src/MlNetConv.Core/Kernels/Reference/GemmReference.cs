@@ -1,4 +1,4 @@
-namespace MlNetConv.Kernels.Reference;
+namespace MlNetConv.Core.Kernels.Reference;
 
 /// <summary>
 /// The matrix products of <see cref="Gemm"/> as plain loops, C(i,j) = Σp A(i,p)·B(p,j) summed in ascending p:

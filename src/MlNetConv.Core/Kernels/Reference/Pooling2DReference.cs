@@ -1,6 +1,6 @@
-using MlNetConv.Geometry;
+using MlNetConv.Core.Geometry;
 
-namespace MlNetConv.Kernels.Reference;
+namespace MlNetConv.Core.Kernels.Reference;
 
 /// <summary>
 /// Max pooling for one image as the definition reads, for any window, stride and padding: the reference the fast
