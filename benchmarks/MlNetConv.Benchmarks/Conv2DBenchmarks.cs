@@ -34,10 +34,7 @@ public class Conv2DBenchmarks
         (int channels, int size, int filters) = Layer.StartsWith("conv1", StringComparison.Ordinal) ? (1, 28, 32) : (32, 14, 64);
         layer = new Conv2D(filters, 3, padding: Padding.Same, activation: Activation.Relu);
         Shape input = Shape.Image(channels, size, size);
-        layer.Build(input);
-        var parameters = new float[layer.ParameterCount];
-        layer.BindParameters(parameters, new float[layer.ParameterCount]);
-        layer.InitializeParameters(new Random(1));
+        layer.Build(input, seed: 1);
         var random = new Random(2);
         float[] Fill(int n) => Enumerable.Range(0, n).Select(_ => (float)random.NextDouble()).ToArray();
         pass = new LayerPass
@@ -46,12 +43,13 @@ public class Conv2DBenchmarks
             Output = new float[Batch * layer.OutputShape.Size],
             OutputGradient = Fill(Batch * layer.OutputShape.Size),
             InputGradient = channels == 1 ? null : new float[Batch * input.Size],
+            ParameterGradients = new float[layer.ParameterCount],
             Buffers = layer.CreateBuffers(Batch, training: true, Threads),
             Pool = WorkerPool.ForThreads(Threads),
             Batch = Batch,
             Training = true,
         };
-        layer.Forward(pass);
+        layer.ForwardPass(pass);
     }
 
     /// <summary>2·N·K·C·R·S·OH·OW: one multiply-add per weight per output position.</summary>
@@ -59,14 +57,14 @@ public class Conv2DBenchmarks
         layerName.StartsWith("conv1", StringComparison.Ordinal) ? 2.0 * Batch * 32 * 1 * 9 * 28 * 28 : 2.0 * Batch * 64 * 32 * 9 * 14 * 14;
 
     [Benchmark]
-    public void Forward() => layer.Forward(pass);
+    public void Forward() => layer.ForwardPass(pass);
 
     /// <summary>dW and dB (one product of the forward's size), and dX (another) except for the first layer.</summary>
     public static double BackwardFlops(string layerName) =>
         ForwardFlops(layerName) * (layerName.StartsWith("conv1", StringComparison.Ordinal) ? 1 : 2);
 
     [Benchmark]
-    public void Backward() => layer.Backward(pass);
+    public void Backward() => layer.BackwardPass(pass);
 }
 
 /// <summary>Adds a GFLOP/s column computed from the mean time and the benchmark's arithmetic.</summary>

@@ -1,29 +1,29 @@
-using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
+using MlNetConv.Core.Data;
 using MlNetConv.Core.Kernels;
 using MlNetConv.Core.Layers;
 using MlNetConv.Core.Serialization;
 using MlNetConv.Core.Tensors;
-using MlNetConv.Core.Training;
 
 namespace MlNetConv.Core;
 
 /// <summary>
-/// A stack of layers trained by backpropagation, Keras's <c>Sequential</c>: built from an input shape (C, H, W),
-/// summarised, fitted, evaluated, used for prediction, saved and loaded. All parameters live in one buffer.
-/// The output layer gives class scores; training uses sparse categorical cross-entropy (fused with a final softmax).
-/// For a given seed, results are the same bits for any <see cref="Threads"/> value.
+/// A stack of layers, Keras's <c>Sequential</c>: built from an input shape (C, H, W), summarised, evaluated, used for
+/// prediction, saved and loaded, and differentiated: <see cref="ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float})"/>
+/// gives a batch's loss and every parameter's gradient. Training (<c>Fit</c>, <c>TrainOnBatch</c>) lives in
+/// <c>MlNetConv.Core.Training</c> as extension methods. All parameters live in one buffer. The output layer gives class
+/// scores; the loss is sparse categorical cross-entropy (fused with a final softmax). For a given seed, results are
+/// the same bits for any <see cref="Threads"/> value.
 /// </summary>
 public sealed class Sequential
 {
     private readonly List<Layer> layers = [];
     private readonly float[] parameters;
     private readonly float[] gradients;
-    private readonly ConcurrentDictionary<(int Capacity, int Threads), ConcurrentBag<Workspace>> inferenceWorkspaces = new();
+    private readonly InferenceWorkspaces inferenceWorkspaces;
     private Workspace? trainingWorkspace;
-    private long[]? profileTicks; // per layer forward, then per layer backward, then loss and update; null when not profiling
     private int threads = Environment.ProcessorCount;
 
     /// <summary>Builds the model: every layer's shape is checked and its parameters initialised from <paramref name="seed"/>.</summary>
@@ -42,7 +42,7 @@ public sealed class Sequential
             string prefix = layer.DefaultNamePrefix;
             counts[prefix] = counts.TryGetValue(prefix, out int seen) ? seen + 1 : 1;
             if (layer.Name.Length == 0) layer.Name = seen == 0 ? prefix : $"{prefix}_{seen}";
-            layer.Build(shape);
+            layer.BuildShape(shape);
             shape = layer.OutputShape;
             this.layers.Add(layer);
         }
@@ -58,14 +58,14 @@ public sealed class Sequential
         var random = new Random(seed);
         foreach (Layer layer in this.layers)
         {
-            layer.BindParameters(new ArraySegment<float>(parameters, offset, layer.ParameterCount),
-                new ArraySegment<float>(gradients, offset, layer.ParameterCount));
+            layer.BindParameters(new ArraySegment<float>(parameters, offset, layer.ParameterCount));
             layer.InitializeParameters(random);
             offset += layer.ParameterCount;
         }
         // The training stream (shuffling, dropout) is separate from initialisation, so adding a layer's
         // parameters does not change which samples a batch holds.
         TrainingRandom = new Random(unchecked(seed * 31 + 17));
+        inferenceWorkspaces = new InferenceWorkspaces(this.layers);
     }
 
     /// <summary>The model's name in <see cref="Summary"/>.</summary>
@@ -100,9 +100,14 @@ public sealed class Sequential
         }
     }
 
-    internal Random TrainingRandom { get; private set; }
+    /// <summary>The training stream: shuffling and dropout masks.</summary>
+    internal Random TrainingRandom { get; }
 
+    /// <summary>Every parameter, layer by layer (kernel, then bias): the layout of the gradients.</summary>
     internal float[] ParameterBuffer => parameters;
+
+    /// <summary>What the last training pass left: dL/dParameters in the layout of <see cref="ParameterBuffer"/>.</summary>
+    internal float[] GradientBuffer => gradients;
 
     /// <summary>Finds a layer by name.</summary>
     public Layer GetLayer(string name) =>
@@ -130,145 +135,33 @@ public sealed class Sequential
     }
 
     /// <summary>
-    /// Trains on <paramref name="train"/> as Keras's <c>fit</c> does and returns the per-epoch history.
-    /// <paramref name="progress"/> gets every epoch's results; <paramref name="cancellationToken"/> is checked after every batch
-    /// (the weights then stay as the last completed batch left them).
+    /// The mean cross-entropy of one batch and dL/dParameters for every parameter, without changing the weights (what
+    /// Keras's <c>GradientTape</c> gives for <c>model.trainable_variables</c>). <paramref name="features"/> holds N samples of
+    /// <see cref="InputShape"/>, <paramref name="labels"/> their N class indices; the forward pass runs in training mode
+    /// (dropout active, its masks from the model's training stream). <paramref name="gradients"/> receives
+    /// <see cref="ParameterCount"/> values laid out layer by layer, each layer's as its <see cref="Layer.GetWeights"/>
+    /// (kernel, then bias). An optimizer's <c>ApplyGradients</c> takes them. Allocates nothing once warmed up for the batch size.
     /// </summary>
-    public TrainingHistory Fit(Dataset train, FitOptions? options = null, IProgress<EpochResult>? progress = null,
-        CancellationToken cancellationToken = default)
+    /// <returns>The batch's mean loss.</returns>
+    public float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<int> labels, Span<float> gradients)
     {
-        ArgumentNullException.ThrowIfNull(train);
-        options ??= new FitOptions();
-        if (options.Epochs < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Epochs, "Epochs must be at least 1.");
-        if (options.BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.BatchSize, "The batch size must be at least 1.");
-        if (!(options.ValidationSplit >= 0 && options.ValidationSplit < 1))
-            throw new ArgumentOutOfRangeException(nameof(options), options.ValidationSplit, "The validation split must be in [0, 1).");
-        if (options.EarlyStopping is { Patience: < 0 }) throw new ArgumentOutOfRangeException(nameof(options), "Early-stopping patience cannot be negative.");
-        EnsureClassifier();
-        train.Validate(InputShape, ClassCount, "training");
-        options.ValidationData?.Validate(InputShape, ClassCount, "validation");
-
-        // Keras's validation_split: the last fraction of the samples, before shuffling.
-        int validationCount = options.ValidationData is null ? (int)(train.Count * options.ValidationSplit) : 0;
-        int trainCount = train.Count - validationCount;
-        if (trainCount < 1) throw new ArgumentException($"No training samples are left: {train.Count} samples, {validationCount} held out for validation.");
-        int[] order = Enumerable.Range(0, trainCount).ToArray();
-        (Dataset Data, int Start, int Count)? validation =
-            options.ValidationData is { } v ? (v, 0, v.Count) : validationCount > 0 ? (train, trainCount, validationCount) : null;
-
-        Optimizer optimizer = options.Optimizer ?? new Adam();
-        Workspace ws = PrepareTraining(Math.Min(options.BatchSize, trainCount), optimizer);
-
-        var history = new List<EpochResult>();
-        EarlyStopping? stopping = options.EarlyStopping;
-        double best = double.PositiveInfinity;
-        int bestEpoch = 0, epochsWithoutImprovement = 0;
-        float[]? bestWeights = stopping is { RestoreBestWeights: true } ? new float[parameters.Length] : null;
-        bool stoppedEarly = false;
-        int batchCount = (trainCount + options.BatchSize - 1) / options.BatchSize;
-
-        for (int epoch = 1; epoch <= options.Epochs && !stoppedEarly; epoch++)
-        {
-            if (options.Shuffle) TrainingRandom.Shuffle(order);
-            var clock = Stopwatch.StartNew();
-            double lossSum = 0;
-            long correct = 0;
-            int seen = 0;
-            for (int batch = 0; batch < batchCount; batch++)
-            {
-                int start = batch * options.BatchSize, n = Math.Min(options.BatchSize, trainCount - start);
-                Gather(train, order.AsSpan(start, n), ws);
-                var (loss, batchCorrect) = TrainStep(ws, n, optimizer, $"epoch {epoch}, batch {batch + 1} of {batchCount}");
-                correct += batchCorrect;
-                lossSum += loss * (double)n;
-                seen += n;
-                options.BatchProgress?.Report(new BatchProgress(epoch, batch + 1, batchCount, seen, lossSum / seen, (double)correct / seen, clock.Elapsed));
-                cancellationToken.ThrowIfCancellationRequested();
-            }
-            clock.Stop();
-
-            EvaluationResult? validationResult = validation is { } val ? Evaluate(val.Data, val.Start, val.Count, options.BatchSize) : null;
-            var result = new EpochResult(epoch, lossSum / seen, (double)correct / seen, validationResult?.Loss, validationResult?.Accuracy,
-                clock.Elapsed, seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
-            history.Add(result);
-
-            double monitored = result.ValidationLoss ?? result.Loss;
-            if (monitored < best - (stopping?.MinDelta ?? 0))
-            {
-                best = monitored;
-                bestEpoch = epoch;
-                epochsWithoutImprovement = 0;
-                if (bestWeights is not null) parameters.CopyTo(bestWeights, 0);
-            }
-            else if (stopping is not null && ++epochsWithoutImprovement >= Math.Max(stopping.Patience, 1))
-                stoppedEarly = true;
-            progress?.Report(result);
-        }
-
-        bool restored = false;
-        if (bestWeights is not null && bestEpoch != history.Count && bestEpoch > 0)
-        {
-            bestWeights.CopyTo(parameters, 0);
-            restored = true;
-        }
-        return new TrainingHistory(history, bestEpoch, stoppedEarly, restored);
+        if (gradients.Length != parameters.Length)
+            throw new ArgumentException($"The model has {parameters.Length} parameters; the gradient span has {gradients.Length}.", nameof(gradients));
+        Workspace ws = LoadTrainingBatch(features, labels);
+        float loss = TrainingStep(ws, labels.Length, "this batch").Loss;
+        this.gradients.CopyTo(gradients);
+        return loss;
     }
 
     /// <summary>
-    /// One gradient step on one batch (Keras's <c>train_on_batch</c>): forward in training mode, loss, backward, update.
-    /// Returns the batch's mean loss and how many samples it classified correctly. Allocates nothing once warmed up.
+    /// <see cref="ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float})"/> into a new <see cref="ModelGradients"/>,
+    /// which also splits the gradients by layer.
     /// </summary>
-    public (float Loss, int Correct) TrainOnBatch(ReadOnlySpan<float> features, ReadOnlySpan<int> labels, Optimizer optimizer)
+    public ModelGradients ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<int> labels)
     {
-        ArgumentNullException.ThrowIfNull(optimizer);
-        EnsureClassifier();
-        int n = labels.Length;
-        if (n == 0) throw new ArgumentException("A batch needs at least one sample.", nameof(labels));
-        if (features.Length != (long)n * InputShape.Size)
-            throw new ArgumentException($"{n} labels need {(long)n * InputShape.Size} feature values of shape {InputShape}; got {features.Length}.", nameof(features));
-        Dataset.EnsureFinite(features, InputShape.Size, "training");
-        foreach (int label in labels)
-            if ((uint)label >= (uint)ClassCount) throw new ArgumentException($"Label {label} is outside the model's {ClassCount} classes (0..{ClassCount - 1}).", nameof(labels));
-        Workspace ws = trainingWorkspace is { } current && current.Capacity >= n && current.Threads == threads
-            ? PrepareTraining(current.Capacity, optimizer)
-            : PrepareTraining(n, optimizer);
-        features.CopyTo(ws.Input);
-        labels.CopyTo(ws.Labels);
-        return TrainStep(ws, n, optimizer, "this batch");
-    }
-
-    /// <summary>
-    /// Trains on <paramref name="batches"/> batches of <paramref name="data"/> (after two warm-up batches) and reports the mean
-    /// time per batch of every layer's forward and backward pass, the loss and the update. This trains the model.
-    /// </summary>
-    public TrainingProfile ProfileTraining(Dataset data, int batches = 50, int batchSize = 32, Optimizer? optimizer = null)
-    {
-        ArgumentNullException.ThrowIfNull(data);
-        ArgumentOutOfRangeException.ThrowIfLessThan(batches, 1);
-        if (data.Count < batchSize) throw new ArgumentException($"Profiling needs at least one batch of {batchSize} samples; the data has {data.Count}.", nameof(data));
-        optimizer ??= new Adam();
-        int per = data.Count / batchSize;
-        var x = new float[batchSize * InputShape.Size];
-        void Batch(int b)
-        {
-            int start = b % per * batchSize;
-            data.CopySamples(start, batchSize, x);
-            TrainOnBatch(x, data.Labels.AsSpan(start, batchSize), optimizer);
-        }
-        Batch(0);
-        Batch(1);
-        profileTicks = new long[2 * layers.Count + 2];
-        try
-        {
-            for (int b = 0; b < batches; b++) Batch(b + 2);
-            TimeSpan Mean(long ticks) => TimeSpan.FromTicks((long)(ticks * (TimeSpan.TicksPerSecond / (double)Stopwatch.Frequency) / batches));
-            var timings = layers.Select((l, i) => new LayerTiming(l.Name, l.TypeName, Mean(profileTicks[i]), Mean(profileTicks[layers.Count + i]))).ToList();
-            return new TrainingProfile(timings, Mean(profileTicks[^2]), Mean(profileTicks[^1]), batches, batchSize);
-        }
-        finally
-        {
-            profileTicks = null;
-        }
+        var values = new float[parameters.Length];
+        float loss = ComputeGradients(features, labels, values);
+        return new ModelGradients(loss, values, layers);
     }
 
     /// <summary>Loss and accuracy over <paramref name="data"/> in inference mode (dropout off).</summary>
@@ -319,7 +212,7 @@ public sealed class Sequential
         if (outputs.Length < (long)count * outSize)
             throw new ArgumentException($"{count} samples need {(long)count * outSize} output values; the span has {outputs.Length}.", nameof(outputs));
         Dataset.EnsureFinite(features, inSize, "prediction");
-        Workspace ws = RentInferenceWorkspace(Math.Min(batchSize, Math.Max(count, 1)));
+        Workspace ws = inferenceWorkspaces.Rent(Math.Min(batchSize, Math.Max(count, 1)), threads);
         try
         {
             for (int start = 0; start < count; start += ws.Capacity)
@@ -332,7 +225,7 @@ public sealed class Sequential
         }
         finally
         {
-            ReturnInferenceWorkspace(ws);
+            inferenceWorkspaces.Return(ws);
         }
     }
 
@@ -366,7 +259,7 @@ public sealed class Sequential
     private EvaluationResult Evaluate(Dataset data, int start, int count, int batchSize)
     {
         if (count == 0) throw new ArgumentException("Cannot evaluate on no samples.", nameof(data));
-        Workspace ws = RentInferenceWorkspace(Math.Min(batchSize, count));
+        Workspace ws = inferenceWorkspaces.Rent(Math.Min(batchSize, count), threads);
         try
         {
             double lossSum = 0;
@@ -385,38 +278,60 @@ public sealed class Sequential
         }
         finally
         {
-            ReturnInferenceWorkspace(ws);
+            inferenceWorkspaces.Return(ws);
         }
     }
 
-    private Workspace PrepareTraining(int capacity, Optimizer optimizer)
+    /// <summary>Loss and accuracy over samples [start, start + count) of <paramref name="data"/>, already validated (a validation split).</summary>
+    internal EvaluationResult EvaluateRange(Dataset data, int start, int count, int batchSize) => Evaluate(data, start, count, batchSize);
+
+    /// <summary>The training workspace for batches of up to <paramref name="capacity"/> samples on the current threads, made once and kept.</summary>
+    internal Workspace TrainingWorkspace(int capacity)
     {
-        optimizer.Prepare(parameters.Length);
+        EnsureClassifier();
         if (trainingWorkspace is null || trainingWorkspace.Capacity != capacity || trainingWorkspace.Threads != threads)
-            trainingWorkspace = new Workspace(layers, capacity, training: true, threads);
-        Layer output = layers[^1];
-        output.OutputGradientIsPreActivation = output.OutputActivation == Activation.Softmax;
+            trainingWorkspace = new Workspace(layers, capacity, gradients, threads);
         return trainingWorkspace;
     }
 
-    private (float Loss, int Correct) TrainStep(Workspace ws, int n, Optimizer optimizer, string where)
+    /// <summary>Checks one caller-given batch and copies it into the training workspace (kept when it is large enough).</summary>
+    internal Workspace LoadTrainingBatch(ReadOnlySpan<float> features, ReadOnlySpan<int> labels)
     {
-        RunForward(ws, n, training: true);
+        EnsureClassifier();
+        int n = labels.Length;
+        if (n == 0) throw new ArgumentException("A batch needs at least one sample.", nameof(labels));
+        if (features.Length != (long)n * InputShape.Size)
+            throw new ArgumentException($"{n} labels need {(long)n * InputShape.Size} feature values of shape {InputShape}; got {features.Length}.", nameof(features));
+        Dataset.EnsureFinite(features, InputShape.Size, "training");
+        foreach (int label in labels)
+            if ((uint)label >= (uint)ClassCount) throw new ArgumentException($"Label {label} is outside the model's {ClassCount} classes (0..{ClassCount - 1}).", nameof(labels));
+        Workspace ws = TrainingWorkspace(trainingWorkspace is { } current && current.Capacity >= n && current.Threads == threads ? current.Capacity : n);
+        features.CopyTo(ws.Input);
+        labels.CopyTo(ws.Labels);
+        return ws;
+    }
+
+    /// <summary>
+    /// Forward in training mode, loss, backward: leaves dL/dParameters in <see cref="GradientBuffer"/> and returns the mean loss and
+    /// the samples classified correctly. <paramref name="ticks"/>, when given, accumulates Stopwatch ticks per layer forward,
+    /// per layer backward, then the loss. <paramref name="where"/> names the batch in the divergence error.
+    /// </summary>
+    internal (float Loss, int Correct) TrainingStep(Workspace ws, int n, string where, long[]? ticks = null)
+    {
+        RunForward(ws, n, training: true, ticks: ticks);
         long started = Stopwatch.GetTimestamp();
         float loss = LossAndGradient(ws, n);
-        if (profileTicks is not null) profileTicks[^2] += Stopwatch.GetTimestamp() - started;
+        if (ticks is not null) ticks[2 * layers.Count] += Stopwatch.GetTimestamp() - started;
         if (!float.IsFinite(loss))
             throw new InvalidOperationException(
                 $"The training loss became {loss} at {where}: training diverged. Lower the learning rate or check the inputs' scale.");
         int correct = CountCorrect(ws, n);
-        RunBackward(ws, n);
-        started = Stopwatch.GetTimestamp();
-        optimizer.Step(parameters, gradients, Threading.WorkerPool.ForThreads(ws.Threads));
-        if (profileTicks is not null) profileTicks[^1] += Stopwatch.GetTimestamp() - started;
+        RunBackward(ws, ticks);
         return (loss, correct);
     }
 
-    private static void Gather(Dataset data, ReadOnlySpan<int> indices, Workspace ws)
+    /// <summary>Copies the samples at <paramref name="indices"/> and their labels into the workspace's first rows.</summary>
+    internal static void Gather(Dataset data, ReadOnlySpan<int> indices, Workspace ws)
     {
         int size = data.SampleShape.Size;
         for (int i = 0; i < indices.Length; i++)
@@ -426,7 +341,7 @@ public sealed class Sequential
         }
     }
 
-    private void RunForward(Workspace ws, int n, bool training, int lastLayer = int.MaxValue)
+    private void RunForward(Workspace ws, int n, bool training, int lastLayer = int.MaxValue, long[]? ticks = null)
     {
         var pool = Threading.WorkerPool.ForThreads(ws.Threads);
         for (int i = 0; i < layers.Count && i <= lastLayer; i++)
@@ -437,18 +352,18 @@ public sealed class Sequential
             pass.Pool = pool;
             pass.Random = training ? TrainingRandom : null;
             long started = Stopwatch.GetTimestamp();
-            layers[i].Forward(pass);
-            if (profileTicks is not null && training) profileTicks[i] += Stopwatch.GetTimestamp() - started;
+            layers[i].ForwardPass(pass);
+            if (ticks is not null) ticks[i] += Stopwatch.GetTimestamp() - started;
         }
     }
 
-    private void RunBackward(Workspace ws, int n)
+    private void RunBackward(Workspace ws, long[]? ticks)
     {
         for (int i = layers.Count - 1; i >= 0; i--)
         {
             long started = Stopwatch.GetTimestamp();
-            layers[i].Backward(ws.Passes[i]);
-            if (profileTicks is not null) profileTicks[layers.Count + i] += Stopwatch.GetTimestamp() - started;
+            layers[i].BackwardPass(ws.Passes[i]);
+            if (ticks is not null) ticks[layers.Count + i] += Stopwatch.GetTimestamp() - started;
         }
     }
 
@@ -470,15 +385,6 @@ public sealed class Sequential
             if (System.Numerics.Tensors.TensorPrimitives.IndexOfMax(ws.Output.AsSpan(i * classes, classes)) == ws.Labels[i]) correct++;
         return correct;
     }
-
-    private Workspace RentInferenceWorkspace(int capacity)
-    {
-        var bag = inferenceWorkspaces.GetOrAdd((capacity, threads), static _ => []);
-        return bag.TryTake(out Workspace? ws) ? ws : new Workspace(layers, capacity, training: false, threads);
-    }
-
-    private void ReturnInferenceWorkspace(Workspace ws) =>
-        inferenceWorkspaces.GetOrAdd((ws.Capacity, ws.Threads), static _ => []).Add(ws);
 
     private static string FormatBytes(long bytes) =>
         bytes >= 1 << 20 ? $"{bytes / 1048576.0:F2} MB" : bytes >= 1 << 10 ? $"{bytes / 1024.0:F2} KB" : $"{bytes} B";

@@ -1,3 +1,4 @@
+using MlNetConv.Core.Data;
 using MlNetConv.Core;
 using Microsoft.ML;
 using Microsoft.ML.Data;

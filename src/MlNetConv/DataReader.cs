@@ -1,3 +1,4 @@
+using MlNetConv.Core.Data;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetConv.Core.Tensors;

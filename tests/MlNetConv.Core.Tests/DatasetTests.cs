@@ -1,3 +1,4 @@
+using MlNetConv.Core.Data;
 using MlNetConv.Core.Tensors;
 using MlNetConv.Core.Training;
 

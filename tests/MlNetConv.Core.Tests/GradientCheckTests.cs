@@ -93,7 +93,7 @@ public class GradientCheckTests
         float[] logits = TestData.Random(n * classes, 5, 2f);
         int[] labels = [1, 3, 0];
         var probabilities = logits.ToArray();
-        Activations.Forward(Activation.Softmax, probabilities, classes);
+        Activations.Softmax(probabilities, classes);
         var fromLogits = new float[n * classes];
         var fused = new float[n * classes];
         float lossA = SoftmaxCrossEntropy.FromLogits(logits, labels, classes, fromLogits);

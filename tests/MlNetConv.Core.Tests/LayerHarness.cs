@@ -13,10 +13,10 @@ internal sealed class LayerHarness
     {
         Layer = layer;
         Batch = batch;
-        layer.Build(input);
+        layer.BuildShape(input);
         Parameters = new float[layer.ParameterCount];
         Gradients = new float[layer.ParameterCount];
-        layer.BindParameters(Parameters, Gradients);
+        layer.BindParameters(Parameters);
         layer.InitializeParameters(new Random(seed));
         pass = new LayerPass
         {
@@ -24,6 +24,7 @@ internal sealed class LayerHarness
             Output = new float[batch * layer.OutputShape.Size],
             OutputGradient = new float[batch * layer.OutputShape.Size],
             InputGradient = new float[batch * input.Size],
+            ParameterGradients = Gradients,
             Buffers = layer.CreateBuffers(batch, training: true, threads),
             Pool = WorkerPool.ForThreads(threads),
             Batch = batch,
@@ -46,7 +47,7 @@ internal sealed class LayerHarness
         x.CopyTo(pass.Input);
         pass.Training = training;
         pass.Random = new Random(dropoutSeed);
-        Layer.Forward(pass);
+        Layer.ForwardPass(pass);
         return pass.Output.ToArray();
     }
 
@@ -54,7 +55,7 @@ internal sealed class LayerHarness
     public float[] Backward(ReadOnlySpan<float> dy)
     {
         dy.CopyTo(pass.OutputGradient);
-        Layer.Backward(pass);
+        Layer.BackwardPass(pass);
         return pass.InputGradient!.ToArray();
     }
 }

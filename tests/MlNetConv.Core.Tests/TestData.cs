@@ -1,3 +1,4 @@
+using MlNetConv.Core.Data;
 using MlNetConv.Core.Training;
 
 namespace MlNetConv.Core.Tests;

@@ -30,7 +30,7 @@ public sealed class ImageFolders : IDisposable
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
 
-    private string Write(string name, Core.Training.Dataset data, int start, int count)
+    private string Write(string name, Core.Data.Dataset data, int start, int count)
     {
         string indexPath = Path.Combine(Root, name + ".tsv");
         using var index = new StreamWriter(indexPath);

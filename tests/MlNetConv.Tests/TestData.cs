@@ -1,3 +1,4 @@
+using MlNetConv.Core.Data;
 using MlNetConv.Tests.Shared;
 using MlNetConv.Core.Training;
 

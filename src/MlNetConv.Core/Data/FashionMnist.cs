@@ -1,5 +1,4 @@
 using MlNetConv.Core.Tensors;
-using MlNetConv.Core.Training;
 
 namespace MlNetConv.Core.Data;
 

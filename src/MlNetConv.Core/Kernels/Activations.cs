@@ -2,70 +2,58 @@ using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
-using MlNetConv.Core.Layers;
 
 namespace MlNetConv.Core.Kernels;
 
 /// <summary>
-/// Element-wise activations over a batch laid out as rows of <c>rowLength</c> floats (softmax works per row).
-/// Forward overwrites z with a = f(z). Backward turns dA into dZ = f'(z)·dA using only a, so layers keep
-/// their outputs and nothing else; it may run in place (dz and da the same span).
+/// Element-wise activations; softmax works per row of <c>rowLength</c> floats. The forward functions overwrite z
+/// with a = f(z). The backward ones turn dA into dZ = f'(z)·dA using only a, so layers keep their outputs and
+/// nothing else; they may run in place (dz and da the same span).
 /// </summary>
 internal static class Activations
 {
-    public static void Forward(Activation activation, Span<float> values, int rowLength)
+    public static void Relu(Span<float> values) => TensorPrimitives.Max(values, 0f, values);
+
+    public static void Sigmoid(Span<float> values) => TensorPrimitives.Sigmoid(values, values);
+
+    public static void Tanh(Span<float> values) => TensorPrimitives.Tanh(values, values);
+
+    public static void Softmax(Span<float> values, int rowLength)
     {
-        switch (activation)
+        for (int start = 0; start < values.Length; start += rowLength)
         {
-            case Activation.Linear: break;
-            case Activation.Relu: TensorPrimitives.Max(values, 0f, values); break;
-            case Activation.Sigmoid: TensorPrimitives.Sigmoid(values, values); break;
-            case Activation.Tanh: TensorPrimitives.Tanh(values, values); break;
-            case Activation.Softmax:
-                for (int start = 0; start < values.Length; start += rowLength)
-                {
-                    Span<float> row = values.Slice(start, rowLength);
-                    TensorPrimitives.SoftMax(row, row);
-                }
-                break;
-            default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+            Span<float> row = values.Slice(start, rowLength);
+            TensorPrimitives.SoftMax(row, row);
         }
     }
 
-    public static void Backward(Activation activation, ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz, int rowLength, SimdWidth width = 0)
+    // dz = da·a·(1 − a)
+    public static void SigmoidBackward(ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz)
     {
-        switch (activation)
+        for (int i = 0; i < dz.Length; i++) dz[i] = da[i] * a[i] * (1 - a[i]);
+    }
+
+    // dz = da·(1 − a²)
+    public static void TanhBackward(ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz)
+    {
+        for (int i = 0; i < dz.Length; i++) dz[i] = da[i] * (1 - a[i] * a[i]);
+    }
+
+    // dz = a ⊙ (da − Σ da·a), row by row (the softmax Jacobian applied to da).
+    public static void SoftmaxBackward(ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz, int rowLength)
+    {
+        for (int start = 0; start < dz.Length; start += rowLength)
         {
-            case Activation.Linear:
-                da.CopyTo(dz);
-                break;
-            case Activation.Relu:
-                ReluBackward(a, da, dz, width);
-                break;
-            case Activation.Sigmoid:
-                // dz = da·a·(1 − a) = da·a − da·a·a
-                for (int i = 0; i < dz.Length; i++) dz[i] = da[i] * a[i] * (1 - a[i]);
-                break;
-            case Activation.Tanh:
-                for (int i = 0; i < dz.Length; i++) dz[i] = da[i] * (1 - a[i] * a[i]);
-                break;
-            case Activation.Softmax:
-                // dz = a ⊙ (da − Σ da·a), row by row (the softmax Jacobian applied to da).
-                for (int start = 0; start < dz.Length; start += rowLength)
-                {
-                    ReadOnlySpan<float> ar = a.Slice(start, rowLength);
-                    float dot = TensorPrimitives.Dot(ar, da.Slice(start, rowLength));
-                    Span<float> row = dz.Slice(start, rowLength);
-                    TensorPrimitives.Subtract(da.Slice(start, rowLength), dot, row);
-                    TensorPrimitives.Multiply(row, ar, row);
-                }
-                break;
-            default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+            ReadOnlySpan<float> ar = a.Slice(start, rowLength);
+            float dot = TensorPrimitives.Dot(ar, da.Slice(start, rowLength));
+            Span<float> row = dz.Slice(start, rowLength);
+            TensorPrimitives.Subtract(da.Slice(start, rowLength), dot, row);
+            TensorPrimitives.Multiply(row, ar, row);
         }
     }
 
     // dz = a > 0 ? da : 0. TensorPrimitives has no select, so this one loop is written with the width ops.
-    private static void ReluBackward(ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz, SimdWidth width)
+    public static void ReluBackward(ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz, SimdWidth width = 0)
     {
         if (a.Length != dz.Length || da.Length != dz.Length) throw new ArgumentException("Activation spans must have equal lengths.");
         ref float ra = ref MemoryMarshal.GetReference(a);

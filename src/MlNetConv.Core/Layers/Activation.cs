@@ -1,3 +1,5 @@
+using MlNetConv.Core.Kernels;
+
 namespace MlNetConv.Core.Layers;
 
 /// <summary>The element-wise function a layer applies to its output (Keras's <c>activation</c> argument).</summary>
@@ -17,4 +19,36 @@ public enum Activation
 
     /// <summary>a = e^z / Σ e^z over each sample's units (Dense and ActivationLayer on flat inputs only).</summary>
     Softmax,
+}
+
+/// <summary>An <see cref="Activation"/> applied through its kernel in <see cref="Activations"/>: the one switch over the functions.</summary>
+internal static class ActivationFunctions
+{
+    /// <summary>a = f(z) in place, over rows of <paramref name="rowLength"/> values (softmax is per row).</summary>
+    public static void Forward(this Activation activation, Span<float> values, int rowLength)
+    {
+        switch (activation)
+        {
+            case Activation.Linear: break;
+            case Activation.Relu: Activations.Relu(values); break;
+            case Activation.Sigmoid: Activations.Sigmoid(values); break;
+            case Activation.Tanh: Activations.Tanh(values); break;
+            case Activation.Softmax: Activations.Softmax(values, rowLength); break;
+            default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+        }
+    }
+
+    /// <summary>dZ = f'(z)·dA from the outputs a; may run in place.</summary>
+    public static void Backward(this Activation activation, ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz, int rowLength)
+    {
+        switch (activation)
+        {
+            case Activation.Linear: da.CopyTo(dz); break;
+            case Activation.Relu: Activations.ReluBackward(a, da, dz); break;
+            case Activation.Sigmoid: Activations.SigmoidBackward(a, da, dz); break;
+            case Activation.Tanh: Activations.TanhBackward(a, da, dz); break;
+            case Activation.Softmax: Activations.SoftmaxBackward(a, da, dz, rowLength); break;
+            default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
+        }
+    }
 }

@@ -31,20 +31,23 @@ public sealed class ActivationLayer : Layer
         return input;
     }
 
-    internal override void Forward(LayerPass pass)
+    /// <inheritdoc />
+    public override Layer Clone() => new ActivationLayer(Activation, Name);
+
+    internal override void ForwardPass(LayerPass pass)
     {
         Span<float> y = pass.Output.AsSpan(0, pass.Batch * InputShape.Size);
         pass.Input.AsSpan(0, y.Length).CopyTo(y);
-        Activations.Forward(Activation, y, InputShape.Size);
+        Activation.Forward(y, InputShape.Size);
     }
 
-    internal override void Backward(LayerPass pass)
+    internal override void BackwardPass(LayerPass pass)
     {
         if (pass.InputGradient is null) return;
         int length = pass.Batch * InputShape.Size;
         Span<float> dx = pass.InputGradient.AsSpan(0, length);
-        if (OutputGradientIsPreActivation) pass.OutputGradient.AsSpan(0, length).CopyTo(dx);
-        else Activations.Backward(Activation, pass.Output.AsSpan(0, length), pass.OutputGradient.AsSpan(0, length), dx, InputShape.Size);
+        if (pass.OutputGradientIsPreActivation) pass.OutputGradient.AsSpan(0, length).CopyTo(dx);
+        else Activation.Backward(pass.Output.AsSpan(0, length), pass.OutputGradient.AsSpan(0, length), dx, InputShape.Size);
     }
 
     internal override void WriteConfig(BinaryWriter writer) => writer.Write((byte)Activation);

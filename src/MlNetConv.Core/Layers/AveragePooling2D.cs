@@ -24,6 +24,9 @@ public sealed class AveragePooling2D : Pooling2D
     /// <inheritdoc />
     public override string TypeName => "AveragePooling2D";
 
+    /// <inheritdoc />
+    public override Layer Clone() => new AveragePooling2D(PoolSize, Strides, Padding, Name);
+
     private protected override void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices) =>
         Pooling2DKernels.AverageForward(x, y, InputShape.Channels, Window);
 

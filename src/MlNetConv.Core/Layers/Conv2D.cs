@@ -84,10 +84,17 @@ public sealed class Conv2D : Layer
         if (input.Rank != 3) throw ShapeError(input, "it needs an image shape (channels, height, width)");
         if (Padding == Padding.Valid && (input.Height < KernelSize.Rows || input.Width < KernelSize.Columns))
             throw ShapeError(input, $"a {KernelSize.Rows}×{KernelSize.Columns} kernel with valid padding needs at least that many rows and columns");
-        shape = ConvShape.Create(input.Channels, input.Height, input.Width, Filters, KernelSize.Rows, KernelSize.Columns,
-            Strides.Rows, Strides.Columns, Padding);
-        return Shape.Image(Filters, shape.Window.Rows.Output, shape.Window.Columns.Output);
+        ConvShape geometry = Geometry(input);
+        return Shape.Image(Filters, geometry.Window.Rows.Output, geometry.Window.Columns.Output);
     }
+
+    /// <inheritdoc />
+    public override Layer Clone() => new Conv2D(Filters, KernelSize, Strides, Padding, Activation, UseBias, Name);
+
+    private protected override void OnBuild(Shape input) => shape = Geometry(input);
+
+    private ConvShape Geometry(Shape input) => ConvShape.Create(input.Channels, input.Height, input.Width, Filters,
+        KernelSize.Rows, KernelSize.Columns, Strides.Rows, Strides.Columns, Padding);
 
     internal override void InitializeParameters(Random random)
     {
@@ -99,7 +106,7 @@ public sealed class Conv2D : Layer
     internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) =>
         new Buffers(this, capacity, training, threads);
 
-    internal override void Forward(LayerPass pass)
+    internal override void ForwardPass(LayerPass pass)
     {
         var buffers = (Buffers)pass.Buffers!;
         buffers.Start(pass);
@@ -109,7 +116,7 @@ public sealed class Conv2D : Layer
         pass.Pool.Run(buffers.ForwardWork, chunks);
     }
 
-    internal override void Backward(LayerPass pass)
+    internal override void BackwardPass(LayerPass pass)
     {
         var buffers = (Buffers)pass.Buffers!;
         buffers.Start(pass);
@@ -198,7 +205,7 @@ public sealed class Conv2D : Layer
             {
                 Span<float> y = pass.Output.AsSpan(n * s.OutputSize, s.OutputSize);
                 Conv2DKernels.Forward(pass.Input.AsSpan(n * s.InputSize, s.InputSize), layer.Kernel, layer.Bias, y, cols, s);
-                Activations.Forward(layer.Activation, y, s.OutputSize);
+                layer.Activation.Forward(y, s.OutputSize);
             }
         }
 
@@ -207,7 +214,7 @@ public sealed class Conv2D : Layer
         {
             ConvShape s = layer.shape;
             Span<float> dz = pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize);
-            Activations.Backward(layer.Activation, pass.Output.AsSpan(n * s.OutputSize, s.OutputSize), dz, dz, s.OutputSize);
+            layer.Activation.Backward(pass.Output.AsSpan(n * s.OutputSize, s.OutputSize), dz, dz, s.OutputSize);
             Conv2DKernels.BackwardBias(dz, biasParts.AsSpan(n * s.Filters, s.Filters), s);
             if (transposedWeights)
                 Transpose.Matrix(dz, s.Filters, s.Window.OutputArea, s.Window.OutputArea, transposedGradients.AsSpan(n * s.OutputSize, s.OutputSize), s.Filters);
@@ -222,7 +229,7 @@ public sealed class Conv2D : Layer
                 int endFilter = Math.Min(s.Filters, first + rowsPerBlock);
                 for (int n = 0; n < pass.Batch; n++)
                     Conv2DKernels.BackwardWeights(pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize),
-                        columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), layer.Gradients.AsSpan(0, s.WeightCount), first, endFilter, accumulate: n > 0, s);
+                        columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), pass.ParameterGradients.AsSpan(0, s.WeightCount), first, endFilter, accumulate: n > 0, s);
                 return;
             }
             int end = Math.Min(s.PatchSize, first + rowsPerBlock);
@@ -231,14 +238,14 @@ public sealed class Conv2D : Layer
                     transposedGradients.AsSpan(n * s.OutputSize, s.OutputSize), weightGradientT, first, end, accumulate: n > 0, s);
             // dW (K, C·R·S) takes this block's columns.
             Transpose.Matrix(weightGradientT.AsSpan(first * s.Filters), end - first, s.Filters, s.Filters,
-                layer.Gradients.AsSpan(first, s.WeightCount - first), s.PatchSize);
+                pass.ParameterGradients.AsSpan(first, s.WeightCount - first), s.PatchSize);
         }
 
         public void SumBiasGradient()
         {
             if (!layer.UseBias) return;
             ConvShape s = layer.shape;
-            Span<float> sum = layer.Gradients.AsSpan(s.WeightCount, s.Filters);
+            Span<float> sum = pass.ParameterGradients.AsSpan(s.WeightCount, s.Filters);
             biasParts.AsSpan(0, s.Filters).CopyTo(sum);
             for (int n = 1; n < pass.Batch; n++) TensorPrimitives.Add(sum, biasParts.AsSpan(n * s.Filters, s.Filters), sum);
         }

@@ -54,6 +54,9 @@ public sealed class Dense : Layer
         return Shape.Vector(Units);
     }
 
+    /// <inheritdoc />
+    public override Layer Clone() => new Dense(Units, Activation, UseBias, Name);
+
     internal override void InitializeParameters(Random random)
     {
         GlorotUniform(Parameters.AsSpan(0, Inputs * Units), Inputs, Units, random);
@@ -62,22 +65,22 @@ public sealed class Dense : Layer
 
     internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) => new Buffers(this, capacity, training, threads);
 
-    internal override void Forward(LayerPass pass)
+    internal override void ForwardPass(LayerPass pass)
     {
         var buffers = ((Buffers)pass.Buffers!).Bind(pass);
         pass.Pool.Run(buffers.ForwardWork, buffers.RowChunks);
     }
 
-    internal override void Backward(LayerPass pass)
+    internal override void BackwardPass(LayerPass pass)
     {
         var buffers = ((Buffers)pass.Buffers!).Bind(pass);
         int n = pass.Batch;
         Span<float> dz = pass.OutputGradient.AsSpan(0, n * Units);
-        if (!OutputGradientIsPreActivation)
-            Activations.Backward(Activation, pass.Output.AsSpan(0, n * Units), dz, dz, Units);
+        if (!pass.OutputGradientIsPreActivation)
+            Activation.Backward(pass.Output.AsSpan(0, n * Units), dz, dz, Units);
         if (UseBias)
         {
-            Span<float> dBias = Gradients.AsSpan(Inputs * Units, Units);
+            Span<float> dBias = pass.ParameterGradients.AsSpan(Inputs * Units, Units);
             dz[..Units].CopyTo(dBias);
             for (int row = 1; row < n; row++) TensorPrimitives.Add(dBias, dz.Slice(row * Units, Units), dBias);
         }
@@ -145,7 +148,7 @@ public sealed class Dense : Layer
                     Span<float> r = y.Slice(row * u, u);
                     TensorPrimitives.Add(r, layer.Bias, r);
                 }
-            Activations.Forward(layer.Activation, y, u);
+            layer.Activation.Forward(y, u);
         }
 
         public void TransposeOutputGradient() =>
@@ -160,7 +163,7 @@ public sealed class Dense : Layer
             int first = block * InputsPerBlock, count = Math.Min(InputsPerBlock, d - first);
             ReadOnlySpan<float> dz = pass.OutputGradient.AsSpan(0, n * u);
             Gemm.MultiplyTN(count, u, n, pass.Input.AsSpan(first, (n - 1) * d + count), d, dz, u,
-                layer.Gradients.AsSpan(first * u, count * u), u, accumulate: false);
+                pass.ParameterGradients.AsSpan(first * u, count * u), u, accumulate: false);
             if (pass.InputGradient is not { } dx) return;
             Span<float> dxT = transposedInputGradient.AsSpan(first * n, count * n);
             Gemm.MultiplyNN(count, n, u, layer.Kernel[(first * u)..], u, transposedOutputGradient, n, dxT, n, accumulate: false);

@@ -26,10 +26,13 @@ public sealed class Dropout : Layer
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input) => input;
 
+    /// <inheritdoc />
+    public override Layer Clone() => new Dropout(Rate, Name);
+
     internal override LayerBuffers? CreateBuffers(int capacity, bool training, int threads) =>
         training ? new MaskBuffer(new float[(long)capacity * InputShape.Size]) : null;
 
-    internal override void Forward(LayerPass pass)
+    internal override void ForwardPass(LayerPass pass)
     {
         int length = pass.Batch * InputShape.Size;
         if (!pass.Training || Rate == 0)
@@ -44,11 +47,11 @@ public sealed class Dropout : Layer
         TensorPrimitives.Multiply(pass.Input.AsSpan(0, length), mask, pass.Output.AsSpan(0, length));
     }
 
-    internal override void Backward(LayerPass pass)
+    internal override void BackwardPass(LayerPass pass)
     {
         if (pass.InputGradient is null) return;
         int length = pass.Batch * InputShape.Size;
-        if (Rate == 0)
+        if (!pass.Training || Rate == 0)
         {
             pass.OutputGradient.AsSpan(0, length).CopyTo(pass.InputGradient);
             return;

@@ -11,10 +11,13 @@ public sealed class Flatten(string? name = null) : Layer(name)
     /// <inheritdoc />
     public override Shape ComputeOutputShape(Shape input) => Shape.Vector(input.Size);
 
-    internal override void Forward(LayerPass pass) =>
+    /// <inheritdoc />
+    public override Layer Clone() => new Flatten(Name);
+
+    internal override void ForwardPass(LayerPass pass) =>
         pass.Input.AsSpan(0, pass.Batch * InputShape.Size).CopyTo(pass.Output);
 
-    internal override void Backward(LayerPass pass)
+    internal override void BackwardPass(LayerPass pass)
     {
         if (pass.InputGradient is not null) pass.OutputGradient.AsSpan(0, pass.Batch * InputShape.Size).CopyTo(pass.InputGradient);
     }

@@ -32,50 +32,53 @@ public abstract partial class Layer
     /// <summary>Trainable floats (after building).</summary>
     public virtual int ParameterCount => 0;
 
-    /// <summary>This layer's parameters inside the model's buffer.</summary>
+    /// <summary>This layer's parameters: a slice of its model's one buffer, or its own after a standalone <see cref="Build"/>.</summary>
     private protected ArraySegment<float> Parameters { get; private set; }
-
-    /// <summary>This layer's gradients inside the model's gradient buffer, overwritten by every backward pass.</summary>
-    private protected ArraySegment<float> Gradients { get; private set; }
-
-    /// <summary>
-    /// Set by the model on a softmax output layer trained with cross-entropy: the gradient it receives is already
-    /// with respect to the pre-softmax values, so its backward pass skips the softmax.
-    /// </summary>
-    internal bool OutputGradientIsPreActivation { get; set; }
 
     /// <summary>The function applied last in this layer; a softmax here on the model's last layer fuses into the loss.</summary>
     internal virtual Activation OutputActivation => Activation.Linear;
 
-    /// <summary>The output shape for an input shape, or an <see cref="ArgumentException"/> naming this layer and the shapes.</summary>
+    /// <summary>
+    /// The output shape for an input shape, or an <see cref="ArgumentException"/> naming this layer and the shapes.
+    /// Pure: it never changes the layer, built or not.
+    /// </summary>
     public abstract Shape ComputeOutputShape(Shape input);
+
+    /// <summary>
+    /// Builds the layer on its own, outside a model, for one input sample's <paramref name="input"/> shape: its parameters
+    /// get a buffer of their own, initialised as Keras does (Glorot-uniform kernels from <paramref name="seed"/>, zero biases).
+    /// Then <see cref="Forward"/> and <see cref="SetWeights"/> work. A layer is built once.
+    /// </summary>
+    public void Build(Shape input, int seed = 42)
+    {
+        BuildShape(input);
+        BindParameters(new float[ParameterCount]);
+        InitializeParameters(new Random(seed));
+    }
 
     /// <summary>Keras's to_snake_case: "Conv2D" → "conv2d", "MaxPooling2D" → "max_pooling2d".</summary>
     internal string DefaultNamePrefix =>
         LowerUpper().Replace(WordStart().Replace(TypeName, "$1_$2"), "$1_$2").ToLowerInvariant();
 
-    internal void Build(Shape input)
+    /// <summary>Fixes the layer's input shape and geometry, once; the parameters are bound separately.</summary>
+    internal void BuildShape(Shape input)
     {
+        if (IsBuilt) throw new InvalidOperationException($"{Describe()} is already built for input {InputShape}; create a new layer (or Clone this one).");
         OutputShape = ComputeOutputShape(input);
         InputShape = input;
+        OnBuild(input);
         IsBuilt = true;
     }
 
-    internal void BindParameters(ArraySegment<float> parameters, ArraySegment<float> gradients)
+    /// <summary>Keeps the geometry <see cref="ComputeOutputShape"/> worked out, for the input the layer is built for.</summary>
+    private protected virtual void OnBuild(Shape input)
     {
-        Parameters = parameters;
-        Gradients = gradients;
     }
 
+    internal void BindParameters(ArraySegment<float> parameters) => Parameters = parameters;
+
     /// <summary>A new, unbuilt layer with this one's configuration and name (Keras's <c>from_config(get_config())</c>).</summary>
-    public Layer Clone()
-    {
-        using var buffer = new MemoryStream();
-        using (var writer = new BinaryWriter(buffer, System.Text.Encoding.UTF8, leaveOpen: true)) WriteConfig(writer);
-        buffer.Position = 0;
-        using var reader = new BinaryReader(buffer);
-        return Serialization.NetworkFormat.ReadLayerConfig(Serialization.NetworkFormat.KindOf(this), reader, Name);
-    }
+    public abstract Layer Clone();
 
     /// <summary>A copy of this layer's parameters (Keras's <c>get_weights</c>, flattened): kernel first, then bias.</summary>
     public float[] GetWeights() => Parameters.AsSpan().ToArray();
@@ -95,16 +98,32 @@ public abstract partial class Layer
         weights.CopyTo(Parameters);
     }
 
+    /// <summary>
+    /// Runs the layer on a batch: <paramref name="input"/> holds <paramref name="batch"/> samples of <see cref="InputShape"/>
+    /// (N, C, H, W, or N, D for flat samples), and <paramref name="output"/> receives N samples of <see cref="OutputShape"/>.
+    /// In training mode dropout drops, with its mask drawn from <paramref name="seed"/>; otherwise the layer runs as in
+    /// prediction. The returned tape keeps what <see cref="LayerTape.Backward"/> needs. Every call allocates the tape's
+    /// buffers: this is the API for studying, testing and custom code; a model runs its layers without copies.
+    /// </summary>
+    public LayerTape Forward(ReadOnlySpan<float> input, Span<float> output, int batch, bool training = false, int seed = 0)
+    {
+        if (!IsBuilt) throw new InvalidOperationException($"{Describe()} is not built; call Build(inputShape) or put it in a model.");
+        ArgumentOutOfRangeException.ThrowIfLessThan(batch, 1);
+        var tape = new LayerTape(this, batch, training, seed);
+        tape.Run(input, output);
+        return tape;
+    }
+
     /// <summary>Keras defaults: Glorot-uniform kernels and zero biases.</summary>
     internal virtual void InitializeParameters(Random random) { }
 
     /// <summary>Per-batch scratch this layer needs in a workspace holding up to <paramref name="capacity"/> samples.</summary>
     internal virtual LayerBuffers? CreateBuffers(int capacity, bool training, int threads) => null;
 
-    internal abstract void Forward(LayerPass pass);
+    internal abstract void ForwardPass(LayerPass pass);
 
-    /// <summary>Fills <see cref="Gradients"/> and, when <see cref="LayerPass.InputGradient"/> is set, dX.</summary>
-    internal abstract void Backward(LayerPass pass);
+    /// <summary>Fills <see cref="LayerPass.ParameterGradients"/> and, when <see cref="LayerPass.InputGradient"/> is set, dX.</summary>
+    internal abstract void BackwardPass(LayerPass pass);
 
     /// <summary>Writes the layer's configuration (not its weights) for the network format.</summary>
     internal abstract void WriteConfig(BinaryWriter writer);
@@ -148,6 +167,15 @@ internal sealed class LayerPass
 
     /// <summary>dL/dInput, or null for the first layer, whose input gradient nobody needs.</summary>
     public float[]? InputGradient { get; init; }
+
+    /// <summary>Where the backward pass writes dL/dParameters (overwritten, not accumulated): kernel, then bias.</summary>
+    public ArraySegment<float> ParameterGradients { get; init; }
+
+    /// <summary>
+    /// Set on a softmax output layer trained with cross-entropy: <see cref="OutputGradient"/> is then already with respect
+    /// to the pre-softmax values, so the backward pass skips the softmax.
+    /// </summary>
+    public bool OutputGradientIsPreActivation { get; init; }
 
     public LayerBuffers? Buffers { get; init; }
 

@@ -25,6 +25,9 @@ public sealed class MaxPooling2D : Pooling2D
     /// <inheritdoc />
     public override string TypeName => "MaxPooling2D";
 
+    /// <inheritdoc />
+    public override Layer Clone() => new MaxPooling2D(PoolSize, Strides, Padding, Name);
+
     private protected override int[] CreateIndexBuffer(int capacity) => new int[(long)capacity * OutputShape.Size];
 
     private protected override void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices) =>

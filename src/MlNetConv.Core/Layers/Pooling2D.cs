@@ -41,13 +41,18 @@ public abstract class Pooling2D : Layer
         if (input.Rank != 3) throw ShapeError(input, "it needs an image shape (channels, height, width)");
         if (Padding == Padding.Valid && (input.Height < PoolSize.Rows || input.Width < PoolSize.Columns))
             throw ShapeError(input, $"a {PoolSize.Rows}×{PoolSize.Columns} pool with valid padding needs at least that many rows and columns");
-        Window = Window2D.Create(input.Height, input.Width, PoolSize.Rows, PoolSize.Columns, Strides.Rows, Strides.Columns, Padding);
-        return Shape.Image(input.Channels, Window.Rows.Output, Window.Columns.Output);
+        Window2D window = Geometry(input);
+        return Shape.Image(input.Channels, window.Rows.Output, window.Columns.Output);
     }
 
-    internal override void Forward(LayerPass pass) => pass.Pool.Run(((PoolBuffers)pass.Buffers!).Bind(pass).ForwardWork, pass.Batch);
+    private protected override void OnBuild(Shape input) => Window = Geometry(input);
 
-    internal override void Backward(LayerPass pass) => pass.Pool.Run(((PoolBuffers)pass.Buffers!).Bind(pass).BackwardWork, pass.Batch);
+    private Window2D Geometry(Shape input) =>
+        Window2D.Create(input.Height, input.Width, PoolSize.Rows, PoolSize.Columns, Strides.Rows, Strides.Columns, Padding);
+
+    internal override void ForwardPass(LayerPass pass) => pass.Pool.Run(((PoolBuffers)pass.Buffers!).Bind(pass).ForwardWork, pass.Batch);
+
+    internal override void BackwardPass(LayerPass pass) => pass.Pool.Run(((PoolBuffers)pass.Buffers!).Bind(pass).BackwardWork, pass.Batch);
 
     internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) =>
         new PoolBuffers(this, training ? CreateIndexBuffer(capacity) : null);

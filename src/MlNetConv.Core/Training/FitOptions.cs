@@ -1,6 +1,8 @@
+using MlNetConv.Core.Data;
+
 namespace MlNetConv.Core.Training;
 
-/// <summary>How <see cref="Sequential.Fit"/> trains: Keras's <c>fit</c> arguments and their defaults.</summary>
+/// <summary>How <see cref="ModelTraining.Fit"/> trains: Keras's <c>fit</c> arguments and their defaults.</summary>
 public sealed class FitOptions
 {
     /// <summary>Passes over the training data.</summary>
@@ -45,8 +47,5 @@ public readonly record struct BatchProgress(int Epoch, int Batch, int BatchCount
 public sealed record EpochResult(int Epoch, double Loss, double Accuracy, double? ValidationLoss, double? ValidationAccuracy,
     TimeSpan Duration, double SamplesPerSecond);
 
-/// <summary>Loss and accuracy over a dataset in inference mode.</summary>
-public readonly record struct EvaluationResult(double Loss, double Accuracy, int Count);
-
-/// <summary>Every epoch of a <see cref="Sequential.Fit"/> call and what early stopping did.</summary>
+/// <summary>Every epoch of a <see cref="ModelTraining.Fit"/> call and what early stopping did.</summary>
 public sealed record TrainingHistory(IReadOnlyList<EpochResult> Epochs, int BestEpoch, bool StoppedEarly, bool RestoredBestWeights);

@@ -34,6 +34,24 @@ public abstract class Optimizer
     /// <summary>Prepares state for <paramref name="parameterCount"/> parameters unless it already has it.</summary>
     internal abstract void Prepare(int parameterCount);
 
+    /// <summary>
+    /// One update of <paramref name="model"/>'s parameters from <paramref name="gradients"/> laid out as
+    /// <see cref="Sequential.ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float})"/> gives them (Keras's
+    /// <c>optimizer.apply_gradients</c>). The optimizer's state (moments, velocity) is sized for the first model it updates.
+    /// </summary>
+    public void ApplyGradients(Sequential model, ReadOnlySpan<float> gradients)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (gradients.Length != model.ParameterCount)
+            throw new ArgumentException($"The model has {model.ParameterCount} parameters; got {gradients.Length} gradients.", nameof(gradients));
+        for (int i = 0; i < gradients.Length; i++)
+            if (!float.IsFinite(gradients[i]))
+                throw new ArgumentException($"Gradient {i} is {gradients[i]}; gradients must be finite.", nameof(gradients));
+        Prepare(model.ParameterCount);
+        gradients.CopyTo(model.GradientBuffer);
+        Step(model.ParameterBuffer, model.GradientBuffer, WorkerPool.ForThreads(model.Threads));
+    }
+
     /// <summary>One update: parameters ← parameters − step(gradients), in blocks on <paramref name="pool"/>.</summary>
     internal void Step(float[] parameters, float[] gradients, WorkerPool pool)
     {

@@ -1,7 +1,7 @@
 using System.Numerics.Tensors;
 using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.Core.Training;
+namespace MlNetConv.Core.Data;
 
 /// <summary>
 /// Samples and their integer class labels: <see cref="Count"/> samples of <see cref="SampleShape"/>, one after

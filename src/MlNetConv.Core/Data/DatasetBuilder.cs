@@ -1,6 +1,6 @@
 using MlNetConv.Core.Tensors;
 
-namespace MlNetConv.Core.Training;
+namespace MlNetConv.Core.Data;
 
 /// <summary>
 /// Collects samples one at a time (from a data view's cursor, say) into a <see cref="Dataset"/>. While every value

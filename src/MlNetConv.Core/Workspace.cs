@@ -1,7 +1,7 @@
 using MlNetConv.Core.Layers;
 using MlNetConv.Core.Threading;
 
-namespace MlNetConv.Core.Training;
+namespace MlNetConv.Core;
 
 /// <summary>
 /// Every per-batch buffer of one model for batches of up to <see cref="Capacity"/> samples: the input, each layer's
@@ -10,8 +10,15 @@ namespace MlNetConv.Core.Training;
 /// </summary>
 internal sealed class Workspace
 {
-    public Workspace(IReadOnlyList<Layer> layers, int capacity, bool training, int threads)
+    /// <param name="layers">The model's layers, built.</param>
+    /// <param name="capacity">Samples per batch, at most.</param>
+    /// <param name="parameterGradients">
+    /// For training: the buffer the backward passes fill, laid out as the model's parameters (layer by layer); null for inference.
+    /// </param>
+    /// <param name="threads">Threads of the passes.</param>
+    public Workspace(IReadOnlyList<Layer> layers, int capacity, float[]? parameterGradients, int threads)
     {
+        bool training = parameterGradients is not null;
         Capacity = capacity;
         Training = training;
         Threads = threads;
@@ -21,20 +28,27 @@ internal sealed class Workspace
         var pool = WorkerPool.ForThreads(threads);
         float[] input = Input;
         float[]? inputGradient = null;
+        int offset = 0;
         for (int i = 0; i < layers.Count; i++)
         {
-            var output = new float[(long)capacity * layers[i].OutputShape.Size];
+            Layer layer = layers[i];
+            bool last = i == layers.Count - 1;
+            var output = new float[(long)capacity * layer.OutputShape.Size];
             // Inference needs a gradient buffer only at the end, where Evaluate's loss leaves its (unused) gradient.
-            float[]? outputGradient = training || i == layers.Count - 1 ? new float[(long)capacity * layers[i].OutputShape.Size] : null;
+            float[]? outputGradient = training || last ? new float[(long)capacity * layer.OutputShape.Size] : null;
             Passes[i] = new LayerPass
             {
                 Input = input,
                 Output = output,
                 OutputGradient = outputGradient,
                 InputGradient = inputGradient,
-                Buffers = layers[i].CreateBuffers(capacity, training, threads),
+                ParameterGradients = training ? new ArraySegment<float>(parameterGradients!, offset, layer.ParameterCount) : default,
+                // The cross-entropy of a softmax output hands back dL/d(logits) (SoftmaxCrossEntropy.FromProbabilities).
+                OutputGradientIsPreActivation = last && layer.OutputActivation == Activation.Softmax,
+                Buffers = layer.CreateBuffers(capacity, training, threads),
                 Pool = pool,
             };
+            offset += layer.ParameterCount;
             input = output;
             inputGradient = outputGradient;
         }
