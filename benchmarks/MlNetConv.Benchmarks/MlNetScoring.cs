@@ -19,7 +19,7 @@ internal static class MlNetScoring
     {
         var ml = new MLContext(seed: 42);
         // Scoring speed does not depend on the weights: one short epoch is enough to get a transformer.
-        var trainer = ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions { Epochs = 1, Threads = threads, ValidationFraction = 0 });
+        var trainer = ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions { Epochs = 1, Threads = threads, ValidationSplit = 0 });
         var model = trainer.Fit(new DatasetDataView(train.Slice(0, Math.Min(2048, train.Count)), FashionMnist.ClassNames));
         IDataView testView = new DatasetDataView(test, FashionMnist.ClassNames);
 

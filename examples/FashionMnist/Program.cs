@@ -74,9 +74,8 @@ var trainer = ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions
     BatchSize = options.BatchSize,
     Seed = options.Seed,
     Threads = options.Threads,
-    ValidationFraction = 0.2,
-    EarlyStoppingPatience = 2,
-    RestoreBestWeights = true,
+    ValidationSplit = 0.2,
+    EarlyStopping = new EarlyStopping(Patience: 2, RestoreBestWeights: true),
     BatchProgress = new ProgressBar(),
     Progress = new InlineProgress<EpochResult>(e =>
     {
@@ -113,7 +112,7 @@ if (!identical) return 1;
 // ---- the course's pictures
 var pictures = new List<string>();
 string Picture(string name) { string path = Path.Combine(output, name); pictures.Add(path); return path; }
-Pictures.Filters((Conv2D)cnn.Network.Layers[0], Picture("filters-conv2d.png"));
+Pictures.Filters((Conv2D)cnn.Network.CopyNetwork().Layers[0], Picture("filters-conv2d.png"));
 Pictures.TrainingCurves(epochs, Picture("training-curves.png"));
 
 // One ankle boot, as the course shows, through the feature-map transform.

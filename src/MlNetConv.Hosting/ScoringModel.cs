@@ -65,7 +65,7 @@ internal sealed class ScoringModel
             throw new InvalidDataException($"'{path}' is not a loadable ML.NET model zip: {e.Message}", e);
         }
         var model = new ScoringModel(path, pipeline, schema, id, info.LastWriteTimeUtc, info.Length);
-        model.Cnn.Network.Threads = threads;
+        model.Cnn.Threads = threads;
         return model;
     }
 

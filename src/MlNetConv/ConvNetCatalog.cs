@@ -40,7 +40,7 @@ public static class ConvNetCatalog
     {
         ArgumentNullException.ThrowIfNull(catalog);
         ArgumentNullException.ThrowIfNull(trainedModel);
-        return new FeatureMapEstimator(CatalogUtils.GetEnvironment(catalog), trainedModel.Network, layerName, outputColumnName,
+        return new FeatureMapEstimator(CatalogUtils.GetEnvironment(catalog), trainedModel.Engine, layerName, outputColumnName,
             inputColumnName ?? trainedModel.FeatureColumnName);
     }
 }

@@ -65,17 +65,20 @@ public sealed class ConvNetOptions
     /// <summary>SGD with Nesterov momentum.</summary>
     public bool Nesterov { get; set; }
 
-    /// <summary>Fraction of the training rows held out for validation (the last rows, as Keras's validation_split); ignored with <see cref="ValidationData"/>.</summary>
-    public double ValidationFraction { get; set; } = 0.2;
+    /// <summary>
+    /// Fraction of the training rows held out for validation, the last rows (Keras's <c>validation_split</c>, the engine's
+    /// <see cref="FitOptions.ValidationSplit"/>); ignored with <see cref="ValidationData"/>.
+    /// </summary>
+    public double ValidationSplit { get; set; } = 0.2;
 
     /// <summary>Separate validation rows with the same columns as the training data.</summary>
     public IDataView? ValidationData { get; set; }
 
-    /// <summary>Epochs without a better validation loss before training stops; null trains all epochs.</summary>
-    public int? EarlyStoppingPatience { get; set; } = 2;
-
-    /// <summary>Put back the weights of the epoch with the best validation loss when training ends.</summary>
-    public bool RestoreBestWeights { get; set; } = true;
+    /// <summary>
+    /// Keras's <c>EarlyStopping</c> on the validation loss, as the engine's <see cref="FitOptions.EarlyStopping"/>: by default
+    /// patience 2, restoring the best epoch's weights; null trains all epochs.
+    /// </summary>
+    public EarlyStopping? EarlyStopping { get; set; } = new(Patience: 2, RestoreBestWeights: true);
 
     /// <summary>Seed of initialisation, shuffling and dropout.</summary>
     public int Seed { get; set; } = 42;
@@ -99,9 +102,10 @@ public sealed class ConvNetOptions
             throw new ArgumentException("Column names cannot be empty.");
         if (Epochs < 1) throw new ArgumentOutOfRangeException(nameof(Epochs), Epochs, "At least one epoch is needed.");
         if (BatchSize < 1) throw new ArgumentOutOfRangeException(nameof(BatchSize), BatchSize, "The batch size must be at least 1.");
-        if (!(ValidationFraction >= 0 && ValidationFraction < 1))
-            throw new ArgumentOutOfRangeException(nameof(ValidationFraction), ValidationFraction, "The validation fraction must be in [0, 1).");
-        if (EarlyStoppingPatience < 0) throw new ArgumentOutOfRangeException(nameof(EarlyStoppingPatience), EarlyStoppingPatience, "Patience cannot be negative.");
+        if (!(ValidationSplit >= 0 && ValidationSplit < 1))
+            throw new ArgumentOutOfRangeException(nameof(ValidationSplit), ValidationSplit, "The validation split must be in [0, 1).");
+        if (EarlyStopping is { Patience: < 0 } stopping)
+            throw new ArgumentOutOfRangeException(nameof(EarlyStopping), stopping.Patience, "Early-stopping patience cannot be negative.");
         if (Threads < 1) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "At least one thread is needed.");
         if (Layers is { Count: 0 }) throw new ArgumentException("The architecture needs at least one layer.", nameof(Layers));
         _ = CreateOptimizer(); // checks the learning rate and momentum

@@ -96,10 +96,10 @@ public sealed class ConvNetTrainer : IEstimator<ConvNetTransformer>
         {
             Epochs = Options.Epochs,
             BatchSize = Options.BatchSize,
-            ValidationSplit = validation is null ? Options.ValidationFraction : 0,
+            ValidationSplit = validation is null ? Options.ValidationSplit : 0,
             ValidationData = validation,
             Optimizer = Options.CreateOptimizer(),
-            EarlyStopping = Options.EarlyStoppingPatience is int patience ? new EarlyStopping(patience, Options.RestoreBestWeights) : null,
+            EarlyStopping = Options.EarlyStopping,
             BatchProgress = Options.BatchProgress,
         }, progress, Options.CancellationToken);
         return new ConvNetTransformer(host, network, classNames, Options.FeatureColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName);

@@ -90,7 +90,7 @@ public sealed class ConvNetTransformer : NetworkTransformerBase
 
     private protected override int OutputSize => classNames.Length;
 
-    private protected override void ScoreRows(ReadOnlySpan<float> features, Span<float> outputs) => Network.Predict(features, outputs);
+    private protected override void ScoreRows(ReadOnlySpan<float> features, Span<float> outputs) => Engine.Predict(features, outputs);
 
     private protected override DataViewSchema.DetachedColumn[] CreateOutputColumns()
     {

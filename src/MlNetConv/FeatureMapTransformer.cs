@@ -19,12 +19,12 @@ public sealed class FeatureMapTransformer : NetworkTransformerBase
     internal FeatureMapTransformer(IHostEnvironment env, Sequential network, string layerName, string outputColumnName, string featureColumnName)
         : base(Contracts.CheckRef(env, nameof(env)).Register(nameof(FeatureMapTransformer)), network, featureColumnName)
     {
-        Layer = network.GetLayer(layerName);
+        Layer = Network.GetLayer(layerName);
         OutputColumnName = outputColumnName;
     }
 
     /// <summary>The layer whose output this transformer exposes.</summary>
-    public Layer Layer { get; }
+    public LayerInfo Layer { get; }
 
     /// <summary>The column the activations go to.</summary>
     public string OutputColumnName { get; }
@@ -70,7 +70,7 @@ public sealed class FeatureMapTransformer : NetworkTransformerBase
     private protected override int OutputSize => Layer.OutputShape.Size;
 
     private protected override void ScoreRows(ReadOnlySpan<float> features, Span<float> outputs) =>
-        Network.PredictLayer(features, Layer.Name).CopyTo(outputs);
+        Engine.PredictLayer(features, Layer.Name).CopyTo(outputs);
 
     private protected override DataViewSchema.DetachedColumn[] CreateOutputColumns()
     {

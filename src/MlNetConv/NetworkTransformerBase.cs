@@ -20,18 +20,29 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
 
     private protected NetworkTransformerBase(IHost host, Sequential network, string featureColumnName) : base(host)
     {
-        Network = network;
+        Engine = network;
+        Network = new NetworkInfo(network);
         FeatureColumnName = featureColumnName;
     }
 
-    /// <summary>The trained network (layers, weights, summary).</summary>
-    public Sequential Network { get; }
+    /// <summary>A read-only view of the trained network: summary, layers and their shapes, parameter counts, copies of the weights.</summary>
+    public NetworkInfo Network { get; }
+
+    /// <summary>Threads for scoring (default: all processors). Scores do not depend on it.</summary>
+    public int Threads
+    {
+        get => Engine.Threads;
+        set => Engine.Threads = value;
+    }
+
+    /// <summary>The engine model that scores; kept inside the ML.NET layer so nothing outside can change a trained model.</summary>
+    internal Sequential Engine { get; }
 
     /// <summary>The input column: C·H·W floats per row, channels first.</summary>
     public string FeatureColumnName { get; }
 
     /// <summary>One input image's shape (C, H, W).</summary>
-    public Shape InputShape => Network.InputShape;
+    public Shape InputShape => Engine.InputShape;
 
     /// <summary>Floats per row that <see cref="ScoreRows"/> writes.</summary>
     private protected abstract int OutputSize { get; }
@@ -66,7 +77,7 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
     }
 
     private protected void SaveNetwork(ModelSaveContext ctx) =>
-        ctx.SaveBinaryStream(NetworkStreamName, writer => Network.Save(writer.BaseStream));
+        ctx.SaveBinaryStream(NetworkStreamName, writer => Engine.Save(writer.BaseStream));
 
     private protected static Sequential LoadNetwork(ModelLoadContext ctx)
     {

@@ -54,8 +54,8 @@ public sealed class Models : IDisposable
                 Layers = [new Conv2D(8, 3, 2, activation: Activation.Relu), new Flatten(), new Dense(10, Activation.Softmax)],
                 Epochs = 3,
                 Seed = seed,
-                ValidationFraction = 0,
-                EarlyStoppingPatience = null,
+                ValidationSplit = 0,
+                EarlyStopping = null,
             }))
             .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
         string path = Path.Combine(Root, name);

@@ -26,8 +26,8 @@ public class EstimatorConventionTests
         InputShape = Shape.Image(1, 28, 28),
         Layers = [new Conv2D(4, 3, 2, activation: Activation.Relu), new Flatten(), new Dense(10, Activation.Softmax)],
         Epochs = epochs,
-        ValidationFraction = 0,
-        EarlyStoppingPatience = null,
+        ValidationSplit = 0,
+        EarlyStopping = null,
     };
 
     [Fact]

@@ -34,6 +34,36 @@ public class ScoringTests(TrainedPipeline trained)
     }
 
     [Fact]
+    public void TheNetworkViewIsReadOnlyAndThreadsDoNotChangeScores()
+    {
+        IDataView features = TrainedPipeline.Preprocessing(trained.Ml, trained.Images.Root).Fit(trained.Train).Transform(trained.Test);
+        float[] Scores() => trained.Cnn.Transform(features).GetColumn<float[]>("Score").SelectMany(s => s).ToArray();
+        float[] before = Scores();
+
+        NetworkInfo network = trained.Cnn.Network;
+        Assert.Contains("Total params: 333,526", network.Summary());
+        Assert.Equal(["conv2d", "max_pooling2d", "conv2d_1", "max_pooling2d_1", "flatten", "dense", "dropout", "dense_1"], network.Layers.Select(l => l.Name));
+        Assert.Equal(320, network.GetLayer("conv2d").ParameterCount);
+        Assert.Equal(Core.Tensors.Shape.Image(64, 14, 14), network.GetLayer("conv2d_1").OutputShape);
+        Array.Fill(network.GetLayer("conv2d").GetWeights(), 0f);          // a copy
+        var copy = network.CopyNetwork();
+        copy.GetLayer("dense_1").SetWeights(new float[copy.GetLayer("dense_1").ParameterCount]); // an independent model
+        Assert.Contains("'nope'", Assert.Throws<ArgumentException>(() => network.GetLayer("nope")).Message);
+
+        int threads = trained.Cnn.Threads;
+        try
+        {
+            trained.Cnn.Threads = 1;
+            Assert.Equal(before, Scores());
+        }
+        finally
+        {
+            trained.Cnn.Threads = threads;
+        }
+        Assert.Equal(before, Scores());
+    }
+
+    [Fact]
     public void FeatureMapsComeOutShapedAndEqualTheEngine()
     {
         IDataView features = TrainedPipeline.Preprocessing(trained.Ml, trained.Images.Root).Fit(trained.Train).Transform(trained.Test);
@@ -43,7 +73,7 @@ public class ScoringTests(TrainedPipeline trained)
 
         float[] first = output.GetColumn<float[]>("Maps").First();
         float[] input = features.GetColumn<float[]>("Features").First();
-        Assert.Equal(trained.Cnn.Network.PredictLayer(input, "conv2d_1"), first);
+        Assert.Equal(trained.Cnn.Network.CopyNetwork().PredictLayer(input, "conv2d_1"), first);
 
         var embedding = trained.Ml.Transforms.ConvNetFeatureMaps(trained.Cnn, "dense", "Embedding").Fit(features).Transform(features);
         Assert.Equal(new VectorDataViewType(NumberDataViewType.Single, 100), embedding.Schema["Embedding"].Type);
