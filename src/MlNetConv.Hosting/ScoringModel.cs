@@ -1,7 +1,7 @@
 using System.Security.Cryptography;
 using Microsoft.ML;
 using Microsoft.ML.Data;
-using MlNetConv;
+using Microsoft.ML.Transforms;
 
 namespace MlNetConv.Hosting;
 
@@ -9,31 +9,52 @@ namespace MlNetConv.Hosting;
 internal readonly record struct ImagePrediction(string PredictedLabel, (string Label, float Score)[] Top);
 
 /// <summary>
-/// A loaded model zip: its id (the first 12 hex digits of its SHA-256) and the pipeline. The model's input must be an
-/// "ImagePath" text column (the LoadImages pipeline the README trains); a "Label" text input is fed empty.
+/// A loaded model zip: its id (the first 12 hex digits of its SHA-256) and the pipeline, checked at load: it must end in
+/// an MlNetConv CNN (MapKeyToValue may follow it) and read image files through LoadImages. The path column is the one
+/// LoadImages reads and the scores come from the CNN's own score column, whatever they are named; other input columns
+/// (a text Label that training needed) are fed their defaults.
 /// </summary>
 internal sealed class ScoringModel
 {
     private readonly MLContext ml = new();
     private readonly ITransformer pipeline;
+    private readonly DataViewSchema inputSchema;
     private readonly string[] classNames;
 
     private ScoringModel(string path, ITransformer pipeline, DataViewSchema inputSchema, string id, DateTime written, long length)
     {
         Path = path;
         this.pipeline = pipeline;
+        this.inputSchema = inputSchema;
         Id = id;
         Written = written;
         Length = length;
-        var cnn = ((IEnumerable<ITransformer>)pipeline).OfType<ConvNetTransformer>().LastOrDefault()
-            ?? (pipeline as ConvNetTransformer)
-            ?? throw new InvalidDataException($"The model zip '{path}' holds no MlNetConv CNN.");
-        classNames = [.. cnn.ClassNames];
-        if (inputSchema.GetColumnOrNull("ImagePath") is not { Type: TextDataViewType })
+        ITransformer[] chain = pipeline is IEnumerable<ITransformer> steps ? [.. steps] : [pipeline];
+        int last = Array.FindLastIndex(chain, t => t is ConvNetTransformer);
+        if (last < 0)
+            throw new InvalidDataException($"The model zip '{path}' holds no MlNetConv CNN: its transformers are {Names(chain)}.");
+        if (chain.Skip(last + 1).FirstOrDefault(t => t is not KeyToValueMappingTransformer) is { } after)
             throw new InvalidDataException(
-                $"The model zip '{path}' takes {string.Join(", ", inputSchema.Select(c => $"{c.Name} ({c.Type})"))}; the worker needs an 'ImagePath' text input " +
-                "(train with LoadImages from files, e.g. the FashionMnist example's --from-png).");
-        Cnn = cnn;
+                $"The model zip '{path}' ends in {after.GetType().Name} after the CNN; the worker scores pipelines whose last transformer is the CNN " +
+                $"(MapKeyToValue may follow it). Its transformers are {Names(chain)}.");
+        Cnn = (ConvNetTransformer)chain[last];
+        classNames = [.. Cnn.ClassNames];
+        ImagePathColumn = chain.OfType<ImageLoadingTransformer>().FirstOrDefault() is { } loader
+            ? ModelInput.InputColumnOf(loader)
+            : throw new InvalidDataException(
+                $"The model zip '{path}' does not read image files (it has no LoadImages step; its input is {Describe(inputSchema)}). " +
+                "Train with LoadImages from files, e.g. the FashionMnist example's --from-png.");
+        try
+        {
+            // Fails now, not on the first image, if the input cannot be supplied or the pipeline does not make the score column.
+            DataViewSchema output = pipeline.GetOutputSchema(ModelInput.Create(ml, inputSchema, ImagePathColumn, []).Schema);
+            if (output.GetColumnOrNull(Cnn.ScoreColumnName) is not { Type: VectorDataViewType })
+                throw new InvalidDataException($"The model zip '{path}' does not output its CNN's score column '{Cnn.ScoreColumnName}'.");
+        }
+        catch (ArgumentException e)
+        {
+            throw new InvalidDataException($"The model zip '{path}' cannot score image files: {e.Message}", e);
+        }
     }
 
     public string Path { get; }
@@ -46,6 +67,9 @@ internal sealed class ScoringModel
     public long Length { get; }
 
     public ConvNetTransformer Cnn { get; }
+
+    /// <summary>The input text column LoadImages reads the image paths from.</summary>
+    public string ImagePathColumn { get; }
 
     /// <summary>Loads and checks a model zip; a missing, truncated or foreign zip throws with the path in the message.</summary>
     public static ScoringModel Load(string path, int threads)
@@ -79,11 +103,10 @@ internal sealed class ScoringModel
     /// <summary>Scores image files (already known to decode) in one batched pass through the pipeline.</summary>
     public ImagePrediction[] Score(IReadOnlyList<string> imagePaths)
     {
-        IDataView rows = ml.Data.LoadFromEnumerable(imagePaths.Select(p => new Row { ImagePath = p }));
-        IDataView scored = pipeline.Transform(rows);
+        IDataView scored = pipeline.Transform(ModelInput.Create(ml, inputSchema, ImagePathColumn, imagePaths));
         var results = new ImagePrediction[imagePaths.Count];
         int i = 0;
-        foreach (float[] scores in scored.GetColumn<float[]>("Score"))
+        foreach (float[] scores in scored.GetColumn<float[]>(Cnn.ScoreColumnName))
         {
             var top = scores.Select((s, c) => (Label: classNames[c], Score: s)).OrderByDescending(t => t.Score).Take(3).ToArray();
             results[i++] = new ImagePrediction(top[0].Label, top);
@@ -91,10 +114,7 @@ internal sealed class ScoringModel
         return results;
     }
 
-    private sealed class Row
-    {
-        public string ImagePath { get; set; } = "";
+    private static string Names(IEnumerable<ITransformer> chain) => string.Join(" → ", chain.Select(t => t.GetType().Name));
 
-        public string Label { get; set; } = "";
-    }
+    private static string Describe(DataViewSchema schema) => string.Join(", ", schema.Select(c => $"{c.Name} ({c.Type})"));
 }

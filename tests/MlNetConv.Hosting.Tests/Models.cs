@@ -25,6 +25,7 @@ public sealed class Models : IDisposable
         Pool = File.ReadLines(PoolIndex).Select(line => Path.Combine(Root, line.Split('\t')[0])).ToArray();
         ModelA = Train(trainIndex, seed: 1, "a.zip");
         ModelB = Train(trainIndex, seed: 2, "b.zip");
+        ModelWithOwnNames = TrainWithOwnNames(trainIndex);
     }
 
     public const int PoolSize = 300;
@@ -39,6 +40,9 @@ public sealed class Models : IDisposable
     public string ModelA { get; }
 
     public string ModelB { get; }
+
+    /// <summary>A model whose columns are not the defaults: paths in "File", labels in "Category", scores in "Probabilities".</summary>
+    public string ModelWithOwnNames { get; }
 
     private string Train(string index, int seed, string name)
     {
@@ -63,6 +67,33 @@ public sealed class Models : IDisposable
         return path;
     }
 
+    private string TrainWithOwnNames(string index)
+    {
+        var ml = new MLContext(seed: 3);
+        IDataView data = ml.Data.LoadFromTextFile<NamedImageRow>(index, separatorChar: '\t');
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Category")
+            .Append(ml.Transforms.LoadImages("Picture", Root, "File"))
+            .Append(ml.Transforms.ConvertToGrayscale("Picture"))
+            .Append(ml.Transforms.ResizeImages("Picture", 28, 28))
+            .Append(ml.Transforms.ExtractPixels("Pixels", "Picture", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1f / 255))
+            .Append(ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions
+            {
+                FeatureColumnName = "Pixels",
+                LabelColumnName = "Category",
+                ScoreColumnName = "Probabilities",
+                PredictedLabelColumnName = "Class",
+                Layers = [new Conv2D(8, 3, 2, activation: Activation.Relu), new Flatten(), new Dense(10, Activation.Softmax)],
+                Epochs = 2,
+                Seed = 3,
+                ValidationSplit = 0,
+                EarlyStopping = null,
+            }))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("Class"));
+        string path = Path.Combine(Root, "own-names.zip");
+        ml.Model.Save(pipeline.Fit(data), data.Schema, path);
+        return path;
+    }
+
     public void Dispose() => Directory.Delete(Root, recursive: true);
 
     public sealed class ImageRow
@@ -72,6 +103,15 @@ public sealed class Models : IDisposable
 
         [LoadColumn(1)]
         public string Label { get; set; } = "";
+    }
+
+    public sealed class NamedImageRow
+    {
+        [LoadColumn(0)]
+        public string File { get; set; } = "";
+
+        [LoadColumn(1)]
+        public string Category { get; set; } = "";
     }
 }
 

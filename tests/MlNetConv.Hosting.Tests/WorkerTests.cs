@@ -3,6 +3,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using MlNetConv.Data;
 
 namespace MlNetConv.Hosting.Tests;
 
@@ -114,6 +115,61 @@ public class WorkerTests(Models models)
     }
 
     [Fact]
+    public async Task AModelWithItsOwnColumnNamesIsScoredThroughThem()
+    {
+        using var work = new Workspace(models.ModelWithOwnNames);
+        string[] images = models.Pool[..40];
+        await Workspace.RunHostUntil(work.Settings(batchSize: 16), () => work.Done == images.Length, "every image to be scored", () => work.Drop(images));
+        Assert.Equal(0, work.Failed);
+        work.AssertEachScoredOnce(images);
+
+        var ml = new MLContext();
+        var engine = ml.Model.CreatePredictionEngine<Models.NamedImageRow, NamedPrediction>(ml.Model.Load(models.ModelWithOwnNames, out _));
+        var byFile = work.Results().ToDictionary(r => r.File);
+        foreach (string image in images)
+            Assert.Equal(engine.Predict(new Models.NamedImageRow { File = image }).Class, byFile[Path.GetFileName(image)].Predicted);
+    }
+
+    [Fact]
+    public async Task AModelZipTheWorkerCannotScoreStopsTheStartWithTheReason()
+    {
+        using var work = new Workspace(models.ModelA);
+        var ml = new MLContext();
+        var cnnThenCopy = ml.Model.Load(models.ModelA, out DataViewSchema schema);
+        IDataView rows = ml.Data.LoadFromTextFile<Models.ImageRow>(models.PoolIndex, separatorChar: '\t');
+        var extended = ((TransformerChain<ITransformer>)cnnThenCopy).Append(ml.Transforms.CopyColumns("Copy", "Score").Fit(cnnThenCopy.Transform(rows)));
+        ml.Model.Save(extended, schema, work.ModelPath);
+        using (var host = Workspace.CreateHost(work.Settings()))
+        {
+            var error = await Assert.ThrowsAsync<InvalidDataException>(() => host.StartAsync());
+            Assert.Contains(work.ModelPath, error.Message);
+            Assert.Contains("ends in ColumnCopyingTransformer after the CNN", error.Message);
+        }
+
+        // A CNN trained on pixel vectors, with no LoadImages step, cannot take image files.
+        var pixels = new DatasetDataView(MlNetConv.Tests.Shared.RepositoryData.Test.Slice(0, 64), Core.Data.FashionMnist.ClassNames);
+        var fromPixels = ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions
+        {
+            Layers = [new Core.Layers.Flatten(), new Core.Layers.Dense(10, Core.Layers.Activation.Softmax)],
+            Epochs = 1,
+            ValidationSplit = 0,
+            EarlyStopping = null,
+        }).Fit(pixels);
+        ml.Model.Save(fromPixels, pixels.Schema, work.ModelPath);
+        using (var host = Workspace.CreateHost(work.Settings()))
+        {
+            var error = await Assert.ThrowsAsync<InvalidDataException>(() => host.StartAsync());
+            Assert.Contains("does not read image files (it has no LoadImages step", error.Message);
+            Assert.Contains("Features (Vector<Single, 1, 28, 28>)", error.Message);
+        }
+
+        // No CNN at all.
+        ml.Model.Save(ml.Transforms.CopyColumns("Copy", "Features").Fit(pixels), pixels.Schema, work.ModelPath);
+        using (var host = Workspace.CreateHost(work.Settings()))
+            Assert.Contains("holds no MlNetConv CNN", (await Assert.ThrowsAsync<InvalidDataException>(() => host.StartAsync())).Message);
+    }
+
+    [Fact]
     public async Task BadSettingsOrABadModelStopTheStartWithTheReason()
     {
         using var work = new Workspace(models.ModelA);
@@ -213,5 +269,10 @@ public class WorkerTests(Models models)
     public sealed class Prediction
     {
         public string PredictedLabel { get; set; } = "";
+    }
+
+    public sealed class NamedPrediction
+    {
+        public string Class { get; set; } = "";
     }
 }
