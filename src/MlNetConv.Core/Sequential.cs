@@ -256,7 +256,8 @@ public sealed class Sequential
             throw new InvalidOperationException($"Training and evaluation need a flat output of at least 2 class scores; the last layer outputs {OutputShape}.");
     }
 
-    private EvaluationResult Evaluate(Dataset data, int start, int count, int batchSize)
+    /// <summary>Loss and accuracy over samples [start, start + count) of <paramref name="data"/>, already validated (a validation split).</summary>
+    internal EvaluationResult Evaluate(Dataset data, int start, int count, int batchSize)
     {
         if (count == 0) throw new ArgumentException("Cannot evaluate on no samples.", nameof(data));
         Workspace ws = inferenceWorkspaces.Rent(Math.Min(batchSize, count), threads);
@@ -281,9 +282,6 @@ public sealed class Sequential
             inferenceWorkspaces.Return(ws);
         }
     }
-
-    /// <summary>Loss and accuracy over samples [start, start + count) of <paramref name="data"/>, already validated (a validation split).</summary>
-    internal EvaluationResult EvaluateRange(Dataset data, int start, int count, int batchSize) => Evaluate(data, start, count, batchSize);
 
     /// <summary>The training workspace for batches of up to <paramref name="capacity"/> samples on the current threads, made once and kept.</summary>
     internal Workspace TrainingWorkspace(int capacity)

@@ -20,7 +20,6 @@ internal sealed class Workspace
     {
         bool training = parameterGradients is not null;
         Capacity = capacity;
-        Training = training;
         Threads = threads;
         Input = new float[(long)capacity * layers[0].InputShape.Size];
         Labels = new int[capacity];
@@ -55,8 +54,6 @@ internal sealed class Workspace
     }
 
     public int Capacity { get; }
-
-    public bool Training { get; }
 
     public int Threads { get; }
 

@@ -13,7 +13,10 @@ public enum ResultFormat
 /// <summary>Settings of the image batch-scoring worker (configuration section "ImageScoring" by convention).</summary>
 public sealed class ImageScoringOptions
 {
-    /// <summary>The ML.NET model zip to score with; its input must be an "ImagePath" text column (a LoadImages pipeline).</summary>
+    /// <summary>
+    /// The ML.NET model zip to score with: a pipeline that reads image files with LoadImages (from any path column) and
+    /// ends in the MlNetConv CNN, optionally followed by MapKeyToValue. Checked at start-up.
+    /// </summary>
     public string ModelPath { get; set; } = "";
 
     /// <summary>Where images arrive. Claimed files move to Inbox/.claims while they are scored.</summary>

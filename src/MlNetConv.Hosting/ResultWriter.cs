@@ -13,7 +13,7 @@ internal readonly record struct ScoredImage(string File, ImagePrediction Predict
 /// </summary>
 internal static class ResultWriter
 {
-    public static string Write(string outbox, string batchId, ResultFormat format, IReadOnlyList<ScoredImage> results)
+    public static void Write(string outbox, string batchId, ResultFormat format, IReadOnlyList<ScoredImage> results)
     {
         string final = Path.Combine(outbox, ClaimStore.ResultName(batchId, format));
         string temporary = Path.Combine(outbox, "." + Path.GetFileName(final) + ".tmp");
@@ -25,7 +25,6 @@ internal static class ResultWriter
             ((FileStream)writer.BaseStream).Flush(flushToDisk: true);
         }
         File.Move(temporary, final);
-        return final;
     }
 
     private static string Json(ScoredImage r) => JsonSerializer.Serialize(new

@@ -38,9 +38,11 @@ public sealed class NetworkInfo
     public string Summary() => network.Summary();
 
     /// <summary>The layer named <paramref name="name"/>; the error lists the names there are.</summary>
-    public LayerInfo GetLayer(string name) =>
-        Layers.FirstOrDefault(l => l.Name == name) ?? throw new ArgumentException(
-            $"No layer named '{name}'; the layers are {string.Join(", ", Layers.Select(l => l.Name))}.", nameof(name));
+    public LayerInfo GetLayer(string name)
+    {
+        string found = network.GetLayer(name).Name; // the engine's error names the layers there are
+        return Layers.First(l => l.Name == found);
+    }
 
     /// <summary>An independent engine copy of the network, weights included: changing it leaves the transformer as it is.</summary>
     public Sequential CopyNetwork()

@@ -48,6 +48,7 @@ public class PublicGradientTests
         float[] dy = TestData.Random(batch * layer.OutputShape.Size, 22);
         var y = new float[dy.Length];
         LayerTape tape = layer.Forward(x, y, batch, training: true, seed: 5);
+        Assert.True(tape.Training && tape.Batch == batch && tape.Output.SequenceEqual(y));
         var dx = new float[x.Length];
         var dParameters = new float[layer.ParameterCount];
         tape.Backward(dy, dx, dParameters);

@@ -1,6 +1,7 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using Microsoft.ML.Transforms.Image;
+using MlNetConv.Core.Layers;
 
 namespace MlNetConv.Tests;
 
@@ -46,6 +47,8 @@ public class ScoringTests(TrainedPipeline trained)
         Assert.Equal(320, network.GetLayer("conv2d").ParameterCount);
         Assert.Equal(Core.Tensors.Shape.Image(64, 14, 14), network.GetLayer("conv2d_1").OutputShape);
         Array.Fill(network.GetLayer("conv2d").GetWeights(), 0f);          // a copy
+        Layer blank = network.GetLayer("conv2d_1").CloneConfiguration();  // the configuration alone, for another model
+        Assert.True(blank is Conv2D { Filters: 64, IsBuilt: false, Name: "conv2d_1" });
         var copy = network.CopyNetwork();
         copy.GetLayer("dense_1").SetWeights(new float[copy.GetLayer("dense_1").ParameterCount]); // an independent model
         Assert.Contains("'nope'", Assert.Throws<ArgumentException>(() => network.GetLayer("nope")).Message);

@@ -1,5 +1,5 @@
 // Scores the images dropped into ImageScoring:Inbox with the model zip at ImageScoring:ModelPath. Settings come from
-// appsettings.json, environment variables (ImageScoring__Inbox=...) or the command line (--ImageScoring:Inbox=...).
+// an appsettings.json beside it (if you add one), environment variables (ImageScoring__Inbox=...) or the command line (--ImageScoring:Inbox=...).
 using Microsoft.Extensions.Hosting;
 using MlNetConv.Hosting;
 

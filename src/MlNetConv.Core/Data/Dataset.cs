@@ -109,13 +109,8 @@ public sealed class Dataset
     /// <summary>Throws naming the first sample and position holding a NaN or infinity.</summary>
     internal static void EnsureFinite(ReadOnlySpan<float> values, int sampleSize, string role)
     {
-        if (values.IsEmpty) return;
-        // A NaN anywhere makes the max magnitude NaN; an infinity makes it infinite.
-        int index = TensorPrimitives.IndexOfMaxMagnitude(values);
-        if (float.IsFinite(values[index])) return;
-        for (int i = 0; i < values.Length; i++)
-            if (!float.IsFinite(values[i]))
-                throw new ArgumentException($"The {role} features hold {values[i]} at sample {i / sampleSize}, value {i % sampleSize}; inputs must be finite.");
+        int i = Finite.IndexOfFirstNonFinite(values);
+        if (i >= 0) throw new ArgumentException($"The {role} features hold {values[i]} at sample {i / sampleSize}, value {i % sampleSize}; inputs must be finite.");
     }
 
     private static void CheckSizes(long valueCount, int[] labels, Shape sampleShape, string name)

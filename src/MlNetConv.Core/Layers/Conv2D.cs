@@ -245,9 +245,7 @@ public sealed class Conv2D : Layer
         {
             if (!layer.UseBias) return;
             ConvShape s = layer.shape;
-            Span<float> sum = pass.ParameterGradients.AsSpan(s.WeightCount, s.Filters);
-            biasParts.AsSpan(0, s.Filters).CopyTo(sum);
-            for (int n = 1; n < pass.Batch; n++) TensorPrimitives.Add(sum, biasParts.AsSpan(n * s.Filters, s.Filters), sum);
+            RowSum.Sum(biasParts, pass.Batch, pass.ParameterGradients.AsSpan(s.WeightCount, s.Filters));
         }
 
         private void InputGradientImage(int n)

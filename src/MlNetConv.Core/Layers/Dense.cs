@@ -78,12 +78,7 @@ public sealed class Dense : Layer
         Span<float> dz = pass.OutputGradient.AsSpan(0, n * Units);
         if (!pass.OutputGradientIsPreActivation)
             Activation.Backward(pass.Output.AsSpan(0, n * Units), dz, dz, Units);
-        if (UseBias)
-        {
-            Span<float> dBias = pass.ParameterGradients.AsSpan(Inputs * Units, Units);
-            dz[..Units].CopyTo(dBias);
-            for (int row = 1; row < n; row++) TensorPrimitives.Add(dBias, dz.Slice(row * Units, Units), dBias);
-        }
+        if (UseBias) RowSum.Sum(dz, n, pass.ParameterGradients.AsSpan(Inputs * Units, Units));
         buffers.TransposeOutputGradient();
         pass.Pool.Run(buffers.BackwardWork, buffers.InputBlocks);
     }

@@ -20,7 +20,7 @@ public abstract partial class Layer
     /// <summary>The Keras class name, e.g. "Conv2D".</summary>
     public abstract string TypeName { get; }
 
-    /// <summary>Whether the layer has been attached to a model with a known input shape.</summary>
+    /// <summary>Whether the layer is built for an input shape: in a model, or on its own by <see cref="Build"/>.</summary>
     public bool IsBuilt { get; private set; }
 
     /// <summary>The shape of one input sample (after building).</summary>
@@ -89,12 +89,11 @@ public abstract partial class Layer
     /// </summary>
     public void SetWeights(ReadOnlySpan<float> weights)
     {
-        if (!IsBuilt) throw new InvalidOperationException($"{Describe()} has no weights until it is part of a model.");
+        if (!IsBuilt) throw new InvalidOperationException($"{Describe()} has no weights until it is part of a model or built with Build(inputShape).");
         if (weights.Length != ParameterCount)
             throw new ArgumentException($"{Describe()} has {ParameterCount} parameters; got {weights.Length} values.", nameof(weights));
-        for (int i = 0; i < weights.Length; i++)
-            if (!float.IsFinite(weights[i]))
-                throw new ArgumentException($"{Describe()}: weight {i} is {weights[i]}; weights must be finite.", nameof(weights));
+        if (Finite.IndexOfFirstNonFinite(weights) is int i and >= 0)
+            throw new ArgumentException($"{Describe()}: weight {i} is {weights[i]}; weights must be finite.", nameof(weights));
         weights.CopyTo(Parameters);
     }
 

@@ -1,3 +1,4 @@
+using MlNetConv.Core.Tensors;
 using MlNetConv.Core.Threading;
 
 namespace MlNetConv.Core.Layers;
@@ -90,9 +91,8 @@ public sealed class LayerTape
             throw new ArgumentException($"Layer '{layer.Name}' ({layer.TypeName}): {Batch} samples of {layer.InputShape} are {pass.Input.Length} values; got {input.Length}.", nameof(input));
         if (output.Length != pass.Output.Length)
             throw new ArgumentException($"Layer '{layer.Name}' ({layer.TypeName}): {Batch} outputs of {layer.OutputShape} are {pass.Output.Length} values; the output span has {output.Length}.", nameof(output));
-        for (int i = 0; i < input.Length; i++)
-            if (!float.IsFinite(input[i]))
-                throw new ArgumentException($"Layer '{layer.Name}' ({layer.TypeName}): input value {i} (sample {i / layer.InputShape.Size}) is {input[i]}.", nameof(input));
+        if (Finite.IndexOfFirstNonFinite(input) is int i and >= 0)
+            throw new ArgumentException($"Layer '{layer.Name}' ({layer.TypeName}): input value {i} (sample {i / layer.InputShape.Size}) is {input[i]}.", nameof(input));
         input.CopyTo(pass.Input);
         layer.ForwardPass(pass);
         pass.Output.AsSpan().CopyTo(output);

@@ -47,14 +47,10 @@ internal sealed class WorkerPool
 
     private WorkerPool(int threads)
     {
-        Threads = threads;
         helperCount = threads - 1;
         for (int i = 0; i < helperCount; i++)
             new Thread(HelperLoop) { IsBackground = true, Name = $"MlNetConv worker {i + 1}/{helperCount}" }.Start();
     }
-
-    /// <summary>Threads that execute work, the caller included.</summary>
-    public int Threads { get; }
 
     /// <summary>The process-wide pool with the given number of threads (created on first use, then reused).</summary>
     public static WorkerPool ForThreads(int threads)

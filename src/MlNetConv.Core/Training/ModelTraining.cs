@@ -67,7 +67,7 @@ public static class ModelTraining
             }
             clock.Stop();
 
-            EvaluationResult? validationResult = validation is { } val ? model.EvaluateRange(val.Data, val.Start, val.Count, options.BatchSize) : null;
+            EvaluationResult? validationResult = validation is { } val ? model.Evaluate(val.Data, val.Start, val.Count, options.BatchSize) : null;
             var result = new EpochResult(epoch, lossSum / seen, (double)correct / seen, validationResult?.Loss, validationResult?.Accuracy,
                 clock.Elapsed, seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
             history.Add(result);
