@@ -19,6 +19,8 @@ var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
     .Append(ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions { Epochs = epochs }))   // the textbook CNN by default
     .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
 var model = pipeline.Fit(train);
+ConvNetTransformer cnn = model.OfType<ConvNetTransformer>().Single();       // the trained CNN inside the fitted chain
+Console.WriteLine(cnn.Network.Summary());                                   // Keras-style table, 333,526 parameters
 
 var metrics = ml.MulticlassClassification.Evaluate(model.Transform(test));
 Console.WriteLine($"test accuracy {metrics.MicroAccuracy:F4}, log-loss {metrics.LogLoss:F4}");
@@ -26,8 +28,8 @@ Console.WriteLine($"test accuracy {metrics.MicroAccuracy:F4}, log-loss {metrics.
 ml.Model.Save(model, train.Schema, "model.zip");
 // Any process can load the zip, even one that never mentions MlNetConv: ML.NET loads the assembly named in it.
 var loaded = new MLContext().Model.Load("model.zip", out _);
-var cnn = ((TransformerChain<ITransformer>)loaded).OfType<ConvNetTransformer>().Single();
-Console.WriteLine(cnn.Network.Summary());
+var reloadedCnn = ((TransformerChain<ITransformer>)loaded).OfType<ConvNetTransformer>().Single();
+Console.WriteLine($"reloaded: {reloadedCnn.Network.ParameterCount:N0} parameters, classes {string.Join(", ", reloadedCnn.ClassNames)}");
 
 var engine = ml.Model.CreatePredictionEngine<ImageRow, ImagePrediction>(loaded);
 var image = ml.Data.CreateEnumerable<ImageRow>(test, reuseRowObject: false).First();
