@@ -57,6 +57,11 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
     private protected abstract Delegate CreateOutputGetter(int index, IScoredRow row);
 
     /// <summary>Scores rows in batches of <see cref="ScoringBatch"/> on all the network's threads.</summary>
+    /// <remarks>
+    /// A row whose features cannot be read while the result is read (a missing or corrupt image upstream) fails with an
+    /// <see cref="InvalidDataException"/> naming the row (counting from 0) and its path-like text columns, e.g.
+    /// "Row 12 (ImagePath 'test/Bag/00012.png'): the image could not be read: Invalid input stream contents."
+    /// </remarks>
     public new IDataView Transform(IDataView input)
     {
         Host.CheckValue(input, nameof(input));
@@ -259,9 +264,8 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
             {
                 batchStart = main.Position;
                 batchCount = 0;
-                while (batchCount < ScoringBatch && lookAhead!.MoveNext())
+                while (batchCount < ScoringBatch && ReadNext())
                 {
-                    features!(ref buffer);
                     Span<float> row = batchFeatures.AsSpan(batchCount * inputSize, inputSize);
                     buffer.CopyTo(row);
                     foreach (float value in row)
@@ -272,6 +276,22 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
                 }
                 if (batchCount == 0) throw new InvalidOperationException("The look-ahead cursor ended before the row cursor: the input is not repeatable.");
                 view.parent.ScoreRows(batchFeatures.AsSpan(0, batchCount * inputSize), batchOutputs.AsSpan(0, batchCount * outputSize));
+            }
+
+            // Moves the look-ahead cursor and reads its features; a row that cannot be read (a missing or corrupt image
+            // upstream) is named with its file.
+            private bool ReadNext()
+            {
+                try
+                {
+                    if (!lookAhead!.MoveNext()) return false;
+                    features!(ref buffer);
+                    return true;
+                }
+                catch (Exception e) when (RowReadFailure.IsReadFailure(e))
+                {
+                    throw RowReadFailure.Locate(view.input, view.input.Schema[view.featureIndex], batchStart + batchCount, e, "Row");
+                }
             }
 
             public override ValueGetter<TValue> GetGetter<TValue>(DataViewSchema.Column column)
