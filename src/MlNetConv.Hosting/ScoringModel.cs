@@ -78,16 +78,8 @@ internal sealed class ScoringModel
         if (!info.Exists) throw new FileNotFoundException($"No model zip at '{path}'.", path);
         byte[] bytes = File.ReadAllBytes(path);
         string id = Convert.ToHexStringLower(SHA256.HashData(bytes))[..12];
-        ITransformer pipeline;
-        DataViewSchema schema;
-        try
-        {
-            pipeline = new MLContext().Model.Load(new MemoryStream(bytes), out schema);
-        }
-        catch (Exception e) when (e is not OutOfMemoryException)
-        {
-            throw new InvalidDataException($"'{path}' is not a loadable ML.NET model zip: {e.Message}", e);
-        }
+        // LoadConvNet throws InvalidDataException saying what is wrong (truncated, not a zip, corrupted network, newer version) and naming the path.
+        ITransformer pipeline = new MLContext().Model.LoadConvNet(new MemoryStream(bytes), out DataViewSchema schema, $"'{path}'");
         var model = new ScoringModel(path, pipeline, schema, id, info.LastWriteTimeUtc, info.Length);
         model.Cnn.Threads = threads;
         return model;

@@ -87,8 +87,17 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
     private protected static Sequential LoadNetwork(ModelLoadContext ctx)
     {
         Sequential? network = null;
-        if (!ctx.TryLoadBinaryStream(NetworkStreamName, reader => network = Sequential.Load(reader.BaseStream)) || network is null)
-            throw new InvalidDataException($"The model zip's network entry '{NetworkStreamName}' is missing: the zip is incomplete.");
+        try
+        {
+            if (!ctx.TryLoadBinaryStream(NetworkStreamName, reader => network = Sequential.Load(reader.BaseStream)) || network is null)
+                throw new InvalidDataException($"The model zip's network entry '{NetworkStreamName}' is missing: the zip is incomplete.");
+        }
+        catch (InvalidDataException e) when (network is null && !e.Message.StartsWith("The model zip's", StringComparison.Ordinal))
+        {
+            // NetworkFormat's own message ("The network is corrupted: its checksum does not match its contents.") or the
+            // zip library's (a damaged compressed entry), said of the entry it is about.
+            throw new InvalidDataException($"The model zip's network entry '{NetworkStreamName}' cannot be read: {e.Message}", e);
+        }
         return network;
     }
 

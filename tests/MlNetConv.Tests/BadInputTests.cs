@@ -1,5 +1,6 @@
 using System.IO.Compression;
 using Microsoft.ML;
+using Microsoft.ML.Data;
 
 namespace MlNetConv.Tests;
 
@@ -15,8 +16,8 @@ public class BadInputTests
     {
         var keys = Ml.Transforms.Conversion.MapValueToKey("Label").Fit(EstimatorConventionTests.InMemory(10));
         IDataView empty = keys.Transform(Ml.Data.LoadFromEnumerable(Array.Empty<EstimatorConventionTests.VectorRow>()));
-        var error = Assert.ThrowsAny<Exception>(() => Ml.MulticlassClassification.Trainers.ConvNet(EstimatorConventionTests.Small()).Fit(empty));
-        Assert.Contains("no rows", error.Message);
+        var error = Assert.Throws<InvalidOperationException>(() => Ml.MulticlassClassification.Trainers.ConvNet(EstimatorConventionTests.Small()).Fit(empty));
+        Assert.Equal("The training data has no rows.", error.Message);
     }
 
     [Fact]
@@ -53,35 +54,107 @@ public class BadInputTests
         Assert.Contains("3", error.Message);
     }
 
-    [Fact]
-    public void DamagedModelZipsGiveClearErrors()
+    private static byte[] SavedModelZip()
     {
         var model = Pipeline().Fit(EstimatorConventionTests.InMemory(100));
-        IDataView data = EstimatorConventionTests.InMemory(4);
         using var saved = new MemoryStream();
-        Ml.Model.Save(model, data.Schema, saved);
-        byte[] zip = saved.ToArray();
+        Ml.Model.Save(model, EstimatorConventionTests.InMemory(4).Schema, saved);
+        return saved.ToArray();
+    }
 
-        // Truncated: the zip itself is unreadable.
-        Assert.ThrowsAny<Exception>(() => Ml.Model.Load(new MemoryStream(zip[..(zip.Length / 2)]), out _));
+    // Writes the bytes to a model zip file and loads it with LoadConvNet; returns the error, whose type is checked.
+    private static (InvalidDataException Error, string Path) LoadBroken(byte[] bytes)
+    {
+        string path = Path.Combine(Directory.CreateTempSubdirectory("mlnetconv-zip").FullName, "model.zip");
+        File.WriteAllBytes(path, bytes);
+        try
+        {
+            return (Assert.Throws<InvalidDataException>(() => Ml.Model.LoadConvNet(path, out _)), path);
+        }
+        finally
+        {
+            Directory.Delete(Path.GetDirectoryName(path)!, recursive: true);
+        }
+    }
 
-        // The network entry damaged inside an intact zip.
-        byte[] tampered = Rewrite(zip, "Network.bin", bytes => bytes[bytes.Length / 2] ^= 0x10);
-        var error = Assert.ThrowsAny<Exception>(() => Ml.Model.Load(new MemoryStream(tampered), out _));
-        Assert.Contains("corrupted", Flatten(error));
+    [Fact]
+    public void AnIntactZipLoadsThroughLoadConvNetAsThroughModelLoad()
+    {
+        byte[] zip = SavedModelZip();
+        IDataView data = EstimatorConventionTests.InMemory(8, start: 300);
+        var viaMlNet = Ml.Model.Load(new MemoryStream(zip), out var schema);
+        var viaConvNet = Ml.Model.LoadConvNet(new MemoryStream(zip), out var schemaToo);
+        Assert.Equal(schema.Select(c => (c.Name, c.Type)), schemaToo.Select(c => (c.Name, c.Type)));
+        Assert.Equal(viaMlNet.Transform(data).GetColumn<float[]>("Score").SelectMany(s => s), viaConvNet.Transform(data).GetColumn<float[]>("Score").SelectMany(s => s));
+    }
 
-        // The network entry cut short.
-        byte[] cut = Rewrite(zip, "Network.bin", null, shorten: 100);
-        Assert.Contains("truncated", Flatten(Assert.ThrowsAny<Exception>(() => Ml.Model.Load(new MemoryStream(cut), out _))));
+    [Fact]
+    public void ACorruptedNetworkEntryIsNamedWithItsChecksum()
+    {
+        byte[] tampered = Rewrite(SavedModelZip(), "Network.bin", bytes => bytes[bytes.Length / 2] ^= 0x10);
+        var (error, path) = LoadBroken(tampered);
+        Assert.Contains(path, error.Message);
+        Assert.Contains("network entry 'Network.bin'", error.Message);
+        Assert.Contains("The network is corrupted: its checksum does not match its contents.", error.Message);
 
+        // ML.NET's own Model.Load cannot say it: it calls the loader by reflection, which wraps the reason twice.
+        var wrapped = Assert.Throws<System.Reflection.TargetInvocationException>(() => Ml.Model.Load(new MemoryStream(tampered), out _));
+        Assert.DoesNotContain("checksum", wrapped.Message);
+        Assert.Contains("checksum does not match", Flatten(wrapped));
+    }
+
+    [Fact]
+    public void ATruncatedNetworkEntryIsNamed()
+    {
+        var (error, path) = LoadBroken(Rewrite(SavedModelZip(), "Network.bin", null, shorten: 100));
+        Assert.Contains(path, error.Message);
+        Assert.Contains("network entry 'Network.bin' cannot be read: The network is truncated", error.Message);
+    }
+
+    [Fact]
+    public void ATruncatedZipIsNamed()
+    {
+        byte[] zip = SavedModelZip();
+        var (error, path) = LoadBroken(zip[..(zip.Length / 2)]);
+        Assert.StartsWith($"Cannot load the model zip '{path}': the file is truncated or damaged: it starts as a zip file", error.Message);
+        // What ML.NET's Model.Load says instead.
+        var mlNet = Assert.Throws<FormatException>(() => Ml.Model.Load(new MemoryStream(zip[..(zip.Length / 2)]), out _));
+        Assert.Equal("Failed to open a zip archive | End of Central Directory record could not be found.", Flatten(mlNet));
+    }
+
+    [Fact]
+    public void AFileThatIsNotAZipIsNamed()
+    {
+        var (error, path) = LoadBroken("MLNCNET this is not a zip at all"u8.ToArray());
+        Assert.StartsWith($"Cannot load the model zip '{path}': it is not a zip file (32 bytes", error.Message);
+        Assert.Contains("is empty", LoadBroken([]).Error.Message);
+
+        byte[] otherZip;
+        using (var buffer = new MemoryStream())
+        {
+            using (var archive = new ZipArchive(buffer, ZipArchiveMode.Create, leaveOpen: true))
+                using (var writer = new StreamWriter(archive.CreateEntry("readme.txt").Open())) writer.Write("hello");
+            otherZip = buffer.ToArray();
+        }
+        var (notModel, zipPath) = LoadBroken(otherZip);
+        Assert.Equal($"Cannot load the model zip '{zipPath}': it is a zip file but not an ML.NET model: it has no Model.key entry (it holds 'readme.txt').", notModel.Message);
+
+        Assert.Contains("/nonexistent/model.zip", Assert.Throws<FileNotFoundException>(() => Ml.Model.LoadConvNet("/nonexistent/model.zip", out _)).Message);
+    }
+
+    [Fact]
+    public void AModelFromANewerMlNetConvIsNamed()
+    {
         // Written by a newer MlNetConv: the model header's version is bumped.
-        byte[] newer = Rewrite(zip, "Model.key", bytes =>
+        byte[] newer = Rewrite(SavedModelZip(), "Model.key", bytes =>
         {
             BitConverter.TryWriteBytes(bytes.AsSpan(ModelVersionWrittenOffset), 0x00020001u);
             BitConverter.TryWriteBytes(bytes.AsSpan(ModelVersionWrittenOffset + 4), 0x00020001u);
         }, entryFilter: IsCnnModelKey);
-        string message = Flatten(Assert.ThrowsAny<Exception>(() => Ml.Model.Load(new MemoryStream(newer), out _)));
-        Assert.Contains("Update MlNetConv to load it", message);
+        var (error, path) = LoadBroken(newer);
+        Assert.Contains(path, error.Message);
+        Assert.Contains("format 0x00020001", error.Message);
+        Assert.EndsWith("Update MlNetConv to load it.", error.Message);
     }
 
     // ML.NET's ModelHeader: ModelVerWritten at 0x48, ModelVerReadable right after it.
