@@ -22,38 +22,48 @@ internal static class DataReader
         // 8-bit images arrive as floats; the builder keeps them as bytes when that loses nothing.
         var builder = new DatasetBuilder(shape, (int)Math.Min(rowCount ?? 1024, Array.MaxLength));
 
-        using var cursor = data.GetRowCursor([featureColumn, labelColumn]);
-        var getFeatures = cursor.GetGetter<VBuffer<float>>(featureColumn);
-        Func<ulong> getLabel = LabelGetter(cursor, labelColumn);
-        VBuffer<float> row = default;
-        var sample = new float[size];
-        while (true)
+        var cursor = data.GetRowCursor([featureColumn, labelColumn]);
+        bool readFailed = false;
+        try
         {
-            int count = builder.Count;
-            ulong key;
-            try
+            var getFeatures = cursor.GetGetter<VBuffer<float>>(featureColumn);
+            Func<ulong> getLabel = LabelGetter(cursor, labelColumn);
+            VBuffer<float> row = default;
+            var sample = new float[size];
+            while (true)
             {
-                if (!cursor.MoveNext()) break;
-                getFeatures(ref row);
-                key = getLabel();
+                int count = builder.Count;
+                ulong key;
+                try
+                {
+                    if (!cursor.MoveNext()) break;
+                    getFeatures(ref row);
+                    key = getLabel();
+                }
+                catch (Exception e) when (RowReadFailure.IsReadFailure(e))
+                {
+                    readFailed = true;
+                    // ML.NET decodes images (and runs other transforms) on worker threads that hide which row failed: find it.
+                    throw RowReadFailure.Locate(data, featureColumn, count, e, Capitalized(role) + " row");
+                }
+                if (row.Length != size)
+                    throw new InvalidOperationException($"{Capitalized(role)} row {count}: feature column '{featureColumn.Name}' holds {row.Length} values; expected {size} ({shape}).");
+                row.CopyTo(sample);
+                foreach (float value in sample)
+                    if (!float.IsFinite(value))
+                        throw new InvalidOperationException($"{Capitalized(role)} row {count}: feature column '{featureColumn.Name}' holds {value}; features must be finite.");
+                if (key == 0)
+                    throw new InvalidOperationException(
+                        $"{Capitalized(role)} row {count}: the label '{labelColumn.Name}' is missing (key 0), a value its MapValueToKey did not see in training.");
+                if (key > (ulong)classes)
+                    throw new InvalidOperationException($"{Capitalized(role)} row {count}: label key {key} is outside the {classes} classes.");
+                builder.Add(sample, (int)(key - 1));
             }
-            catch (Exception e) when (RowReadFailure.IsReadFailure(e))
-            {
-                // ML.NET decodes images (and runs other transforms) on worker threads that hide which row failed: find it.
-                throw RowReadFailure.Locate(data, featureColumn, count, e, Capitalized(role) + " row");
-            }
-            if (row.Length != size)
-                throw new InvalidOperationException($"{Capitalized(role)} row {count}: feature column '{featureColumn.Name}' holds {row.Length} values; expected {size} ({shape}).");
-            row.CopyTo(sample);
-            foreach (float value in sample)
-                if (!float.IsFinite(value))
-                    throw new InvalidOperationException($"{Capitalized(role)} row {count}: feature column '{featureColumn.Name}' holds {value}; features must be finite.");
-            if (key == 0)
-                throw new InvalidOperationException(
-                    $"{Capitalized(role)} row {count}: the label '{labelColumn.Name}' is missing (key 0), a value its MapValueToKey did not see in training.");
-            if (key > (ulong)classes)
-                throw new InvalidOperationException($"{Capitalized(role)} row {count}: label key {key} is outside the {classes} classes.");
-            builder.Add(sample, (int)(key - 1));
+        }
+        finally
+        {
+            // A splitter cursor whose worker failed throws the worker's exception again from Dispose; keep the located one.
+            RowReadFailure.Dispose(cursor, quietly: readFailed);
         }
         if (builder.Count == 0) throw new InvalidOperationException($"The {role} data has no rows.");
         return builder.Build();
@@ -145,6 +155,24 @@ internal static class RowReadFailure
             return new InvalidDataException($"{rowLabel} {from} or a later one: {what}: {Describe(error)}", error);
         string values = TextValues(data, row);
         return new InvalidDataException($"{rowLabel} {row}{(values.Length > 0 ? $" ({values})" : "")}: {what}: {Describe(cause)}", cause);
+    }
+
+    /// <summary>Disposes a cursor; after a read failure, without letting the failure surface again from Dispose.</summary>
+    public static void Dispose(DataViewRowCursor? cursor, bool quietly)
+    {
+        if (!quietly)
+        {
+            cursor?.Dispose();
+            return;
+        }
+        try
+        {
+            cursor?.Dispose();
+        }
+        catch (Exception e) when (IsReadFailure(e))
+        {
+            // Already reported, with its row.
+        }
     }
 
     // One cursor, not split across threads: asking the view for a set of one makes each transform ask its source for one.

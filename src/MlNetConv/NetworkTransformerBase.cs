@@ -238,6 +238,7 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
             private VBuffer<float> buffer;
             private long batchStart;
             private int batchCount;
+            private bool readFailed;
 
             public Cursor(BatchScoringDataView view, DataViewRowCursor main, DataViewRowCursor? lookAhead, Func<int, bool> activeOutput)
             {
@@ -299,6 +300,7 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
                 }
                 catch (Exception e) when (RowReadFailure.IsReadFailure(e))
                 {
+                    readFailed = true;
                     throw RowReadFailure.Locate(view.input, view.input.Schema[view.featureIndex], batchStart + batchCount, e, "Row");
                 }
             }
@@ -320,8 +322,9 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
             {
                 if (disposing)
                 {
-                    main.Dispose();
-                    lookAhead?.Dispose();
+                    // After a read failure a splitter cursor throws the worker's exception again; the located one stands.
+                    RowReadFailure.Dispose(main, quietly: readFailed);
+                    RowReadFailure.Dispose(lookAhead, quietly: readFailed);
                 }
                 base.Dispose(disposing);
             }
