@@ -40,7 +40,20 @@ public class DatasetDataViewTests
             var data = TestData.Test.Slice(0, 40);
             string index = Path.Combine(root, "index.tsv");
             FashionMnistData.ExportPngFolders(data, FashionMnist.ClassNames, Path.Combine(root, "images"), index);
-            Assert.True(File.Exists(Path.Combine(root, "images", "T-shirt-top", "00000.png")) || data.Labels[0] != 0);
+            // One file per image, in its class's folder ("T-shirt/top" made safe as "T-shirt-top"), listed in order in the index.
+            string[] lines = File.ReadAllLines(index);
+            Assert.Equal(data.Count, lines.Length);
+            Assert.Equal(data.Count, Directory.GetFiles(Path.Combine(root, "images"), "*.png", SearchOption.AllDirectories).Length);
+            for (int i = 0; i < data.Count; i++)
+            {
+                string className = FashionMnist.ClassNames[data.Labels[i]];
+                string relative = $"images/{className.Replace('/', '-')}/{i:D5}.png";
+                Assert.Equal($"{relative}\t{className}", lines[i]);
+                Assert.True(File.Exists(Path.Combine(root, relative)), $"{relative} was not written");
+            }
+            int tShirt = Array.IndexOf(data.Labels, 0);
+            Assert.True(tShirt >= 0, "the slice has no T-shirt/top, so the folder-name rule is not exercised");
+            Assert.True(File.Exists(Path.Combine(root, "images", "T-shirt-top", $"{tShirt:D5}.png")));
             IDataView files = Ml.Data.LoadFromTextFile<ImageRow>(index, separatorChar: '\t');
             var pixels = Ml.Transforms.LoadImages("Image", root, "ImagePath")
                 .Append(Ml.Transforms.ConvertToGrayscale("Image"))
