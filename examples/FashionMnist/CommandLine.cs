@@ -6,14 +6,25 @@ namespace FashionMnistExample;
 internal sealed record CommandLine(string? DataDir, bool Download, string CacheDir, bool FromPng, int Epochs, int BatchSize, int Seed,
     int Threads, string OutputDir)
 {
+    /// <summary>--help: print <see cref="Usage"/> and exit 0.</summary>
+    public bool Help { get; init; }
+
+    /// <summary>--mirror URL (repeatable): where --download fetches from instead of the official mirrors.</summary>
+    public IReadOnlyList<Uri>? Mirrors { get; init; }
+
     public const string Usage =
-        "usage: FashionMnist [--data DIR | --download [--cache DIR]] [--from-png] [--epochs N=20] [--batch N=32] [--seed N=42] [--threads N] [--output DIR]\n" +
+        "usage: FashionMnist [--data DIR | --download [--cache DIR] [--mirror URL]] [--from-png] [--epochs N=20] [--batch N=32] [--seed N=42] [--threads N] [--output DIR]\n" +
         "  default data: the subset shipped in data/fashion-mnist-subset (10,000 training, 2,000 test images)\n" +
         "  --data DIR     the four standard IDX files of the full set (e.g. Keras's ~/.keras/datasets/fashion-mnist)\n" +
         "  --download     fetch them from the official mirrors into --cache (default ~/.cache/mlnetconv/fashion-mnist), checksums verified\n" +
+        "  --mirror URL   with --download: fetch from this mirror instead (repeat for several, tried in order)\n" +
         "  --from-png     export the images to PNG class folders and train from the files (LoadImages → ConvertToGrayscale → ResizeImages → ExtractPixels)\n" +
         "  --output DIR   where model.zip and the pictures go (default fashion-mnist-output)";
 
+    /// <summary>
+    /// The options, or null after printing one line "error: …" to stderr (the caller exits with 2). --help sets
+    /// <see cref="Help"/>.
+    /// </summary>
     public static CommandLine? Parse(string[] args)
     {
         string cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "mlnetconv", "fashion-mnist");
@@ -23,7 +34,24 @@ internal sealed record CommandLine(string? DataDir, bool Download, string CacheD
             for (int i = 0; i < args.Length; i++)
             {
                 string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value.");
-                int Number() => int.Parse(Next(), CultureInfo.InvariantCulture) is var n and > 0 ? n : throw new ArgumentException($"{args[i]} needs a positive number.");
+                int Whole()
+                {
+                    string option = args[i], value = Next();
+                    return int.TryParse(value, NumberStyles.Integer, CultureInfo.InvariantCulture, out int n)
+                        ? n : throw new ArgumentException($"{option} needs a whole number; got '{value}'.");
+                }
+                int Number()
+                {
+                    string option = args[i];
+                    int n = Whole();
+                    return n > 0 ? n : throw new ArgumentException($"{option} needs a positive number; got {n}.");
+                }
+                Uri Url()
+                {
+                    string option = args[i], value = Next();
+                    return Uri.TryCreate(value.EndsWith('/') ? value : value + "/", UriKind.Absolute, out var url) && url.Scheme is "http" or "https"
+                        ? url : throw new ArgumentException($"{option} needs an http(s) URL; got '{value}'.");
+                }
                 o = args[i] switch
                 {
                     "--data" => o with { DataDir = Next() },
@@ -32,20 +60,21 @@ internal sealed record CommandLine(string? DataDir, bool Download, string CacheD
                     "--from-png" => o with { FromPng = true },
                     "--epochs" => o with { Epochs = Number() },
                     "--batch" => o with { BatchSize = Number() },
-                    "--seed" => o with { Seed = int.Parse(Next(), CultureInfo.InvariantCulture) },
+                    "--seed" => o with { Seed = Whole() },
+                    "--mirror" => o with { Mirrors = [.. o.Mirrors ?? [], Url()] },
                     "--threads" => o with { Threads = Number() },
                     "--output" => o with { OutputDir = Next() },
-                    "-h" or "--help" => throw new ArgumentException(""),
+                    "-h" or "--help" => o with { Help = true },
                     _ => throw new ArgumentException($"Unknown option {args[i]}."),
                 };
             }
             if (o.Download && o.DataDir is not null) throw new ArgumentException("Give --data or --download, not both.");
+            if (o.Mirrors is not null && !o.Download) throw new ArgumentException("--mirror goes with --download.");
             return o;
         }
-        catch (Exception e) when (e is ArgumentException or FormatException)
+        catch (ArgumentException e)
         {
-            if (e.Message.Length > 0) Console.Error.WriteLine(e.Message);
-            Console.Error.WriteLine(Usage);
+            Console.Error.WriteLine($"error: {e.Message} (FashionMnist --help lists the options)");
             return null;
         }
     }

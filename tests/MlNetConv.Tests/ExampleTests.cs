@@ -42,15 +42,93 @@ public partial class ExampleTests
         }
     }
 
-    [Fact]
-    public void BadArgumentsPrintUsageAndFail()
+    [Theory]
+    [InlineData("--epochs zero", "error: --epochs needs a whole number; got 'zero'. (FashionMnist --help lists the options)")]
+    [InlineData("--batch 0", "error: --batch needs a positive number; got 0. (FashionMnist --help lists the options)")]
+    [InlineData("--frobnicate", "error: Unknown option --frobnicate. (FashionMnist --help lists the options)")]
+    [InlineData("--output", "error: --output needs a value. (FashionMnist --help lists the options)")]
+    [InlineData("--data x --download", "error: Give --data or --download, not both. (FashionMnist --help lists the options)")]
+    [InlineData("--download --mirror ftp://example.org/", "error: --mirror needs an http(s) URL; got 'ftp://example.org/'. (FashionMnist --help lists the options)")]
+    public void BadArgumentsExitWith2AndOneErrorLine(string arguments, string expected)
     {
-        var (code, _, stderr) = Start(["--epochs", "zero"]);
+        var (code, stdout, stderr) = Start(arguments.Split(' '));
         Assert.Equal(2, code);
-        Assert.Contains("usage: FashionMnist", stderr);
-        (code, _, stderr) = Start(["--data", "/nonexistent/fashion-mnist"]);
-        Assert.NotEqual(0, code);
-        Assert.Contains("/nonexistent/fashion-mnist", stderr);
+        Assert.Equal(expected, SingleLine(stderr));
+        Assert.Equal("", stdout);
+    }
+
+    [Fact]
+    public void HelpPrintsTheUsageAndExits0()
+    {
+        var (code, stdout, stderr) = Start(["--help"]);
+        Assert.Equal(0, code);
+        Assert.StartsWith("usage: FashionMnist", stdout);
+        Assert.Equal("", stderr);
+    }
+
+    [Fact]
+    public void AMissingDataDirectoryOrFileExitsWith1AndOneErrorLine()
+    {
+        var (code, _, stderr) = Start(["--data", "/nonexistent/fashion-mnist"]);
+        Assert.Equal(1, code);
+        Assert.StartsWith("error: --data /nonexistent/fashion-mnist: no such directory;", SingleLine(stderr));
+
+        string empty = Directory.CreateTempSubdirectory("mlnetconv-nodata").FullName;
+        try
+        {
+            (code, _, stderr) = Start(["--data", empty]);
+            Assert.Equal(1, code);
+            Assert.Equal($"error: No IDX file at '{Path.Combine(empty, "train-images-idx3-ubyte.gz")}'.", SingleLine(stderr));
+        }
+        finally
+        {
+            Directory.Delete(empty, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void ADownloadWithNoReachableMirrorExitsWith1AndOneErrorLine()
+    {
+        // Port 9 (discard) on the loopback: nothing listens, the connection is refused at once, as with no network.
+        string cache = Directory.CreateTempSubdirectory("mlnetconv-nocache").FullName;
+        try
+        {
+            var (code, _, stderr) = Start(["--download", "--cache", cache, "--mirror", "http://127.0.0.1:9/"]);
+            Assert.Equal(1, code);
+            string line = SingleLine(stderr);
+            Assert.StartsWith("error: Could not download ", line);
+            Assert.Contains("http://127.0.0.1:9/", line);
+            Assert.Empty(Directory.GetFileSystemEntries(cache));
+        }
+        finally
+        {
+            Directory.Delete(cache, recursive: true);
+        }
+    }
+
+    [Fact]
+    public void AnUnwritableOutputExitsWith1AndOneErrorLine()
+    {
+        string file = Path.GetTempFileName();
+        try
+        {
+            var (code, _, stderr) = Start(["--epochs", "1", "--output", Path.Combine(file, "output")]);
+            Assert.Equal(1, code);
+            Assert.StartsWith("error: ", SingleLine(stderr));
+            Assert.Contains(file, stderr);
+        }
+        finally
+        {
+            File.Delete(file);
+        }
+    }
+
+    // stderr must be exactly one line.
+    private static string SingleLine(string stderr)
+    {
+        string[] lines = stderr.ReplaceLineEndings("\n").TrimEnd('\n').Split('\n');
+        Assert.True(lines.Length == 1, $"expected one line on stderr, got {lines.Length}:\n{stderr}");
+        return lines[0];
     }
 
     private static string Run(string[] args)
