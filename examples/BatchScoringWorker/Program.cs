@@ -11,9 +11,10 @@ try
     await host.RunAsync();
     return 0;
 }
-catch (Exception e) when (e is Microsoft.Extensions.Options.OptionsValidationException or InvalidDataException or FileNotFoundException)
+catch (Exception e) when (e is Microsoft.Extensions.Options.OptionsValidationException or InvalidDataException or IOException or UnauthorizedAccessException)
 {
-    // Bad settings or a bad model zip: say why and exit non-zero.
-    Console.Error.WriteLine($"BatchScoringWorker cannot start: {e.Message}");
+    // Bad settings, a missing or bad model zip (LoadConvNet's message names it and the problem), an unusable folder:
+    // say why on one line and exit 1.
+    Console.Error.WriteLine($"error: BatchScoringWorker cannot start: {e.Message.ReplaceLineEndings(" ")}");
     return 1;
 }
