@@ -17,17 +17,21 @@ public class BadInputTests
         error = Assert.Throws<ArgumentException>(() => new Sequential(Shape.Image(1, 4, 4), [new Conv2D(2, 5)]));
         Assert.Contains("'conv2d' (Conv2D)", error.Message);
         Assert.Contains("(1, 4, 4)", error.Message);
-        Assert.Throws<ArgumentException>(() => new Sequential(Shape.Vector(5), [new MaxPooling2D()]));
+        Assert.Contains("'max_pooling2d' (MaxPooling2D) cannot take input of shape (5)", Assert.Throws<ArgumentException>(() => new Sequential(Shape.Vector(5), [new MaxPooling2D()])).Message);
     }
 
     [Fact]
     public void InvalidLayerSettingsAreRefused()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Conv2D(0, 3));
-        Assert.Throws<ArgumentException>(() => new Conv2D(4, 3, padding: Padding.Full));
-        Assert.Throws<ArgumentException>(() => new Conv2D(4, 3, activation: Activation.Softmax));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Dropout(1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Dense(3, (Activation)42));
+        Assert.Equal("filters", Assert.Throws<ArgumentOutOfRangeException>(() => new Conv2D(0, 3)).ParamName);
+        var padding = Assert.Throws<ArgumentException>(() => new Conv2D(4, 3, padding: Padding.Full));
+        Assert.Equal("padding", padding.ParamName);
+        Assert.Contains("Full", padding.Message);
+        var activation = Assert.Throws<ArgumentException>(() => new Conv2D(4, 3, activation: Activation.Softmax));
+        Assert.Equal("activation", activation.ParamName);
+        Assert.Contains("softmax", activation.Message);
+        Assert.Equal("rate", Assert.Throws<ArgumentOutOfRangeException>(() => new Dropout(1)).ParamName);
+        Assert.Equal("activation", Assert.Throws<ArgumentOutOfRangeException>(() => new Dense(3, (Activation)42)).ParamName);
         var layer = new Dense(3);
         _ = new Sequential(Shape.Vector(4), [layer]);
         Assert.Contains("already belongs", Assert.Throws<ArgumentException>(() => new Sequential(Shape.Vector(4), [layer])).Message);
@@ -40,7 +44,7 @@ public class BadInputTests
         var data = new Dataset(new float[3 * 784], [1, 10, 2], FashionMnist.ImageShape);
         var error = Assert.Throws<ArgumentException>(() => model.Fit(data));
         Assert.Contains("sample 1 is 10", error.Message);
-        Assert.Throws<ArgumentException>(() => model.Evaluate(new Dataset(new float[784], [-1], FashionMnist.ImageShape)));
+        Assert.Contains("sample 0 is -1", Assert.Throws<ArgumentException>(() => model.Evaluate(new Dataset(new float[784], [-1], FashionMnist.ImageShape))).Message);
     }
 
     [Fact]
@@ -82,9 +86,9 @@ public class BadInputTests
     {
         var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn());
         var data = TestData.Train.Slice(0, 10);
-        Assert.Throws<ArgumentOutOfRangeException>(() => model.Fit(data, new FitOptions { Epochs = 0 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => model.Fit(data, new FitOptions { BatchSize = 0 }));
-        Assert.Throws<ArgumentOutOfRangeException>(() => model.Fit(data, new FitOptions { ValidationSplit = 1 }));
+        Assert.StartsWith("Epochs must be at least 1", Assert.Throws<ArgumentOutOfRangeException>(() => model.Fit(data, new FitOptions { Epochs = 0 })).Message);
+        Assert.StartsWith("The batch size must be at least 1", Assert.Throws<ArgumentOutOfRangeException>(() => model.Fit(data, new FitOptions { BatchSize = 0 })).Message);
+        Assert.StartsWith("The validation split must be in [0, 1)", Assert.Throws<ArgumentOutOfRangeException>(() => model.Fit(data, new FitOptions { ValidationSplit = 1 })).Message);
         var regression = new Sequential(Shape.Vector(3), [new Dense(1)]);
         Assert.Contains("at least 2 class scores", Assert.Throws<InvalidOperationException>(
             () => regression.Fit(new Dataset(new float[3], [0], Shape.Vector(3)))).Message);

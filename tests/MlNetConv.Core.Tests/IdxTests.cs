@@ -60,7 +60,7 @@ public class IdxTests
             using (var f = File.Create(labels)) Idx.Write(f, [2], [1, 2], gzip: true);
             var error = Assert.Throws<InvalidDataException>(() => FashionMnist.Load(images, labels));
             Assert.Contains("expected 3 labels", error.Message);
-            Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(Path.Combine(dir, "missing.gz"), labels));
+            Assert.Contains(Path.Combine(dir, "missing.gz"), Assert.Throws<FileNotFoundException>(() => FashionMnist.Load(Path.Combine(dir, "missing.gz"), labels)).Message);
             string cut = Path.Combine(dir, "cut.gz");
             byte[] whole = File.ReadAllBytes(images);
             File.WriteAllBytes(cut, whole[..(whole.Length / 2)]);

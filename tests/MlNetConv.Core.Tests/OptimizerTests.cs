@@ -49,9 +49,9 @@ public class OptimizerTests
     [Fact]
     public void InvalidSettingsAreRefused()
     {
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(learningRate: 0));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(beta1: 1));
-        Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(momentum: -0.1f));
+        Assert.Equal("learningRate", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(learningRate: 0)).ParamName);
+        Assert.Equal("beta1", Assert.Throws<ArgumentOutOfRangeException>(() => new Adam(beta1: 1)).ParamName);
+        Assert.Equal("momentum", Assert.Throws<ArgumentOutOfRangeException>(() => new Sgd(momentum: -0.1f)).ParamName);
     }
 
     [Theory]

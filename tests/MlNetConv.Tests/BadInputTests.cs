@@ -49,7 +49,7 @@ public class BadInputTests
     {
         var options = EstimatorConventionTests.Small();
         options.Layers = [new Core.Layers.Flatten(), new Core.Layers.Dense(3, Core.Layers.Activation.Softmax)];
-        var error = Assert.ThrowsAny<ArgumentException>(() => Pipeline(options).Fit(EstimatorConventionTests.InMemory(100)));
+        var error = Assert.Throws<ArgumentException>(() => Pipeline(options).Fit(EstimatorConventionTests.InMemory(100)));
         Assert.Contains("10 classes", error.Message);
         Assert.Contains("3", error.Message);
     }

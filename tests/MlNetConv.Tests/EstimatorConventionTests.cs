@@ -53,10 +53,10 @@ public class EstimatorConventionTests
     {
         var trainer = Ml.MulticlassClassification.Trainers.ConvNet(Small());
         IDataView data = InMemory(32);
-        var inSchema = Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(SchemaShape.Create(data.Schema)));
+        var inSchema = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.GetOutputSchema(SchemaShape.Create(data.Schema)));
         Assert.Contains("Label", inSchema.Message);
         Assert.Contains("key", inSchema.Message);
-        var inFit = Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(data));
+        var inFit = Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(data));
         Assert.Contains("Label", inFit.Message);
     }
 
@@ -65,8 +65,8 @@ public class EstimatorConventionTests
     {
         var trainer = Ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions { FeatureColumnName = "Pixels" });
         IDataView data = Ml.Transforms.Conversion.MapValueToKey("Label").Fit(InMemory(32)).Transform(InMemory(32));
-        Assert.Contains("Pixels", Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(SchemaShape.Create(data.Schema))).Message);
-        Assert.Contains("Pixels", Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(data)).Message);
+        Assert.Contains("Pixels", Assert.Throws<ArgumentOutOfRangeException>(() => trainer.GetOutputSchema(SchemaShape.Create(data.Schema))).Message);
+        Assert.Contains("Pixels", Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(data)).Message);
     }
 
     [Fact]
@@ -75,7 +75,7 @@ public class EstimatorConventionTests
         var options = Small();
         options.InputShape = Shape.Image(3, 28, 28);
         IDataView data = Ml.Transforms.Conversion.MapValueToKey("Label").Fit(InMemory(32)).Transform(InMemory(32));
-        var error = Assert.ThrowsAny<ArgumentException>(() => Ml.MulticlassClassification.Trainers.ConvNet(options).Fit(data));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => Ml.MulticlassClassification.Trainers.ConvNet(options).Fit(data));
         Assert.Contains("Features", error.Message);
         Assert.Contains("2352", error.Message);
         Assert.Contains("784", error.Message);
@@ -86,7 +86,7 @@ public class EstimatorConventionTests
     {
         var model = Ml.Transforms.Conversion.MapValueToKey("Label").Append(Ml.MulticlassClassification.Trainers.ConvNet(Small())).Fit(InMemory(100));
         var wrong = Ml.Data.LoadFromEnumerable(new[] { new SmallRow { Features = new float[100], Label = "Bag" } });
-        var error = Assert.ThrowsAny<ArgumentException>(() => model.Transform(wrong));
+        var error = Assert.Throws<ArgumentOutOfRangeException>(() => model.Transform(wrong));
         Assert.Contains("Features", error.Message);
         Assert.Contains("Vector<Single, 784>", error.Message);
     }
@@ -110,8 +110,8 @@ public class EstimatorConventionTests
         options.LabelColumnName = "Class";
         var trainer = Ml.MulticlassClassification.Trainers.ConvNet(options);
         IDataView data = Ml.Transforms.Conversion.MapValueToKey("Label").Fit(InMemory(32)).Transform(InMemory(32));
-        Assert.Contains("Class", Assert.ThrowsAny<ArgumentException>(() => trainer.GetOutputSchema(SchemaShape.Create(data.Schema))).Message);
-        Assert.Contains("Class", Assert.ThrowsAny<ArgumentException>(() => trainer.Fit(data)).Message);
+        Assert.Contains("Class", Assert.Throws<ArgumentOutOfRangeException>(() => trainer.GetOutputSchema(SchemaShape.Create(data.Schema))).Message);
+        Assert.Contains("Class", Assert.Throws<ArgumentOutOfRangeException>(() => trainer.Fit(data)).Message);
     }
 
     [Fact]
