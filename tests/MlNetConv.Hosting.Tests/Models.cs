@@ -44,55 +44,43 @@ public sealed class Models : IDisposable
     /// <summary>A model whose columns are not the defaults: paths in "File", labels in "Category", scores in "Probabilities".</summary>
     public string ModelWithOwnNames { get; }
 
-    private string Train(string index, int seed, string name)
+    private string Train(string index, int seed, string name) => Train(index, seed, name, DefaultColumns);
+
+    private string TrainWithOwnNames(string index) =>
+        Train(index, seed: 3, "own-names.zip", new Columns("File", "Category", "Picture", "Pixels", "Probabilities", "Class"));
+
+    private static readonly Columns DefaultColumns = new("ImagePath", "Label", "Image", "Features", "Score", "PredictedLabel");
+
+    private string Train(string index, int seed, string name, Columns columns)
     {
         var ml = new MLContext(seed: seed);
-        IDataView data = ml.Data.LoadFromTextFile<ImageRow>(index, separatorChar: '\t');
-        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
-            .Append(ml.Transforms.LoadImages("Image", Root, "ImagePath"))
-            .Append(ml.Transforms.ConvertToGrayscale("Image"))
-            .Append(ml.Transforms.ResizeImages("Image", 28, 28))
-            .Append(ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1f / 255))
+        IDataView data = ml.Data.LoadFromTextFile(index,
+            [new TextLoader.Column(columns.Path, DataKind.String, 0), new TextLoader.Column(columns.Label, DataKind.String, 1)], separatorChar: '\t');
+        var pipeline = ml.Transforms.Conversion.MapValueToKey(columns.Label)
+            .Append(ml.Transforms.LoadImages(columns.Image, Root, columns.Path))
+            .Append(ml.Transforms.ConvertToGrayscale(columns.Image))
+            .Append(ml.Transforms.ResizeImages(columns.Image, 28, 28))
+            .Append(ml.Transforms.ExtractPixels(columns.Features, columns.Image, colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1f / 255))
             .Append(ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions
             {
+                FeatureColumnName = columns.Features,
+                LabelColumnName = columns.Label,
+                ScoreColumnName = columns.Score,
+                PredictedLabelColumnName = columns.Predicted,
                 Layers = [new Conv2D(8, 3, 2, activation: Activation.Relu), new Flatten(), new Dense(10, Activation.Softmax)],
                 Epochs = 3,
                 Seed = seed,
                 ValidationSplit = 0,
                 EarlyStopping = null,
             }))
-            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+            .Append(ml.Transforms.Conversion.MapKeyToValue(columns.Predicted));
         string path = Path.Combine(Root, name);
         ml.Model.Save(pipeline.Fit(data), data.Schema, path);
         return path;
     }
 
-    private string TrainWithOwnNames(string index)
-    {
-        var ml = new MLContext(seed: 3);
-        IDataView data = ml.Data.LoadFromTextFile<NamedImageRow>(index, separatorChar: '\t');
-        var pipeline = ml.Transforms.Conversion.MapValueToKey("Category")
-            .Append(ml.Transforms.LoadImages("Picture", Root, "File"))
-            .Append(ml.Transforms.ConvertToGrayscale("Picture"))
-            .Append(ml.Transforms.ResizeImages("Picture", 28, 28))
-            .Append(ml.Transforms.ExtractPixels("Pixels", "Picture", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1f / 255))
-            .Append(ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions
-            {
-                FeatureColumnName = "Pixels",
-                LabelColumnName = "Category",
-                ScoreColumnName = "Probabilities",
-                PredictedLabelColumnName = "Class",
-                Layers = [new Conv2D(8, 3, 2, activation: Activation.Relu), new Flatten(), new Dense(10, Activation.Softmax)],
-                Epochs = 2,
-                Seed = 3,
-                ValidationSplit = 0,
-                EarlyStopping = null,
-            }))
-            .Append(ml.Transforms.Conversion.MapKeyToValue("Class"));
-        string path = Path.Combine(Root, "own-names.zip");
-        ml.Model.Save(pipeline.Fit(data), data.Schema, path);
-        return path;
-    }
+    /// <summary>The column names a test model is trained with.</summary>
+    private sealed record Columns(string Path, string Label, string Image, string Features, string Score, string Predicted);
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
 
