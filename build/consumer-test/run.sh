@@ -6,7 +6,10 @@
 #     the shipped Fashion-MNIST subset, checking its accuracy, summary and prediction;
 #   - the README's worker sample (examples/Samples/Worker/Program.cs, verbatim) with that model zip, on an inbox of
 #     PNG files, checking that each is scored once into a result file and that SIGTERM stops it cleanly;
-#   - the README's engine sample (examples/Samples/Engine/Program.cs, verbatim) for one epoch.
+#   - the README's engine sample (examples/Samples/Engine/Program.cs, verbatim) for one epoch;
+#   - the README's gradients sample (examples/Samples/Gradients/Program.cs, verbatim): the course's numbers and 60
+#     steps of its custom loop;
+#   - the README's custom-architecture sample (examples/Samples/CustomArchitecture/Program.cs, verbatim) for one epoch.
 # Any failure exits non-zero with the reason. KEEP_CONSUMER_TEST=1 keeps the temporary folder.
 set -euo pipefail
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -90,12 +93,16 @@ $(reference SkiaSharp 2.88.9)
 $(reference SkiaSharp.NativeAssets.Linux.NoDependencies 2.88.9)"
 project Worker "$repo/examples/Samples/Worker/Program.cs" "$(reference MlNetConv.Hosting "$version")"
 project Engine "$repo/examples/Samples/Engine/Program.cs" "$(reference MlNetConv.Core "$version")"
+project Gradients "$repo/examples/Samples/Gradients/Program.cs" "$(reference MlNetConv.Core "$version")"
+project CustomArchitecture "$repo/examples/Samples/CustomArchitecture/Program.cs" "$(reference MlNetConv "$version")"
 cat > "$consumer/Consumer.slnx" <<XML
 <Solution>
   <Project Path="Prepare/Prepare.csproj" />
   <Project Path="Pipeline/Pipeline.csproj" />
   <Project Path="Worker/Worker.csproj" />
   <Project Path="Engine/Engine.csproj" />
+  <Project Path="Gradients/Gradients.csproj" />
+  <Project Path="CustomArchitecture/CustomArchitecture.csproj" />
 </Solution>
 XML
 
@@ -176,6 +183,26 @@ accuracy=$(sed -n 's/.*Accuracy = \([0-9.]*\),.*/\1/p' <<<"$output")
 [ -n "$accuracy" ] || fail "the engine sample printed no accuracy"
 awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.65 && a <= 1) }' || fail "engine test accuracy $accuracy is not plausible (expected at least 0.65)"
 grep -q '^reloaded: 333,526 parameters' <<<"$output" || fail "the engine sample did not reload its network"
+
+# ---- the gradients sample: the course's worked example, then a short custom loop
+step "the README's gradients sample, 60 steps"
+output=$(cd "$runs" && run Gradients "$repo/data/fashion-mnist-subset" 60 2>&1) || { echo "$output"; fail "the gradients sample exited non-zero"; }
+echo "$output"
+# The course's results for X = [[1,6,2],[5,3,1],[7,0,4]], K = [[1,2],[-1,0]], dY = [[1,-2],[3,0.5]], worked by hand.
+grep -qF 'Y  = [8, 7, 4, 5]' <<<"$output" || fail "the gradients sample's Y is not X ★ K"
+grep -qF 'dK = [5.5, 11.5, 20, 3]' <<<"$output" || fail "the gradients sample's dK is not X ★ dY"
+grep -qF 'dB = 2.5' <<<"$output" || fail "the gradients sample's dB is not Σ dY"
+grep -qF 'dX = [1, 0, -4, 2, 8.5, 1, -3, -0.5, 0]' <<<"$output" || fail "the gradients sample's dX is not dY ★full rot180(K)"
+grep -qE '^step 60: loss [0-9.]+' <<<"$output" || fail "the gradients sample's loop did not run 60 steps"
+
+# ---- the custom-architecture sample
+step "the README's custom-architecture sample, 1 epoch"
+output=$(cd "$runs" && run CustomArchitecture "$repo/data/fashion-mnist-subset" 1 2>&1) || { echo "$output"; fail "the custom-architecture sample exited non-zero"; }
+echo "$output" | tail -n 3
+accuracy=$(sed -n 's/^test accuracy \([0-9.]*\),.*/\1/p' <<<"$output")
+[ -n "$accuracy" ] || fail "the custom-architecture sample printed no test accuracy"
+awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.6 && a <= 1) }' || fail "custom-architecture test accuracy $accuracy is not plausible (expected at least 0.6)"
+grep -q 'conv2d_1 (Conv2D) *(None, 32, 14, 14)' <<<"$output" || fail "the custom-architecture sample's summary lacks conv2d_1 at (32, 14, 14)"
 
 for id in mlnetconv mlnetconv.core mlnetconv.hosting; do rm -rf "${global%/}/$id/$version"; done
 step "passed"

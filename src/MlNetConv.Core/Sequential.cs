@@ -118,14 +118,17 @@ public sealed class Sequential
     public string Summary()
     {
         var text = new StringBuilder();
-        string rule = new('_', 72), doubleRule = new('=', 72);
+        // Keras's columns (33, 22, 12 wide), the first widened to the longest "name (Type)" so rows stay aligned.
+        string[] names = [.. layers.Select(l => $"{l.Name} ({l.TypeName})")];
+        int nameWidth = Math.Max(33, names.Max(n => n.Length) + 1), width = nameWidth + 39;
+        string rule = new('_', width), doubleRule = new('=', width);
         text.AppendLine(CultureInfo.InvariantCulture, $"Model: \"{Name}\"");
         text.AppendLine(rule);
-        text.AppendLine(" Layer (type)                      Output Shape                 Param #");
+        text.AppendLine(" " + "Layer (type)".PadRight(nameWidth) + " " + "Output Shape".PadRight(22) + "Param #".PadLeft(14));
         text.AppendLine(doubleRule);
-        foreach (Layer layer in layers)
+        for (int i = 0; i < layers.Count; i++)
             text.AppendLine(CultureInfo.InvariantCulture,
-                $" {$"{layer.Name} ({layer.TypeName})",-33} {layer.OutputShape.ToBatchString(),-22} {layer.ParameterCount,12:N0}");
+                $" {names[i].PadRight(nameWidth)} {layers[i].OutputShape.ToBatchString(),-22} {layers[i].ParameterCount,12:N0}");
         text.AppendLine(doubleRule);
         string size = FormatBytes(ParameterCount * 4L);
         text.AppendLine(CultureInfo.InvariantCulture, $"Total params: {ParameterCount:N0} ({size})");

@@ -58,6 +58,7 @@ public sealed class ConvNetTransformer : NetworkTransformerBase
     // int32: class count K
     // K strings: class names
     // stream "Network.bin": the network, architecture and weights (versioned and checksummed on its own)
+    /// <inheritdoc />
     protected override void SaveModel(ModelSaveContext ctx)
     {
         Host.CheckValue(ctx, nameof(ctx));

@@ -44,6 +44,7 @@ public sealed class FeatureMapTransformer : NetworkTransformerBase
     // string (non-empty): output column name
     // string (non-empty): feature column name
     // stream "Network.bin": the network, architecture and weights
+    /// <inheritdoc />
     protected override void SaveModel(ModelSaveContext ctx)
     {
         Host.CheckValue(ctx, nameof(ctx));

@@ -120,6 +120,7 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
         value = editor.Commit();
     };
 
+    /// <inheritdoc />
     protected override IRowMapper MakeRowMapper(DataViewSchema schema) => new Mapper(this, schema);
 
     /// <summary>The outputs of the row a cursor is on.</summary>

@@ -97,5 +97,14 @@ public class CourseExamplesTests
         Assert.Contains("Total params: 333,526 (1.27 MB)", summary);
     }
 
+    [Fact]
+    public void SummaryRowsStayAlignedWithALongLayerName()
+    {
+        var model = new Sequential(FashionMnist.ImageShape, [new AveragePooling2D(2), new Flatten(), new Dense(10, Activation.Softmax)]);
+        string[] rows = model.Summary().Split('\n').Where(l => l.Contains("(None,")).ToArray();
+        Assert.Contains(" average_pooling2d (AveragePooling2D)  (None, 1, 14, 14)", rows[0]);
+        Assert.Single(rows.Select(r => r.TrimEnd().Length).Distinct()); // the parameter counts end in one column
+    }
+
     private static float[] Flat(float[,] m) => m.Cast<float>().ToArray();
 }
