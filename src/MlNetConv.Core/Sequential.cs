@@ -253,7 +253,8 @@ public sealed class Sequential
         return Load(file);
     }
 
-    private void EnsureClassifier()
+    /// <summary>Throws unless the last layer outputs flat class scores, which training and evaluation need.</summary>
+    internal void EnsureClassifier()
     {
         if (OutputShape.Rank != 1 || OutputShape.Size < 2)
             throw new InvalidOperationException($"Training and evaluation need a flat output of at least 2 class scores; the last layer outputs {OutputShape}.");

@@ -26,7 +26,7 @@ public static class ModelTraining
         if (!(options.ValidationSplit >= 0 && options.ValidationSplit < 1))
             throw new ArgumentOutOfRangeException(nameof(options), options.ValidationSplit, "The validation split must be in [0, 1).");
         if (options.EarlyStopping is { Patience: < 0 }) throw new ArgumentOutOfRangeException(nameof(options), "Early-stopping patience cannot be negative.");
-        model.TrainingWorkspace(1); // a model that cannot be trained says so before the data is checked
+        model.EnsureClassifier(); // a model that cannot be trained says so before the data is checked
         train.Validate(model.InputShape, model.ClassCount, "training");
         options.ValidationData?.Validate(model.InputShape, model.ClassCount, "validation");
 
