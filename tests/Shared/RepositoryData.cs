@@ -1,5 +1,4 @@
 using MlNetConv.Core.Data;
-using MlNetConv.Core.Training;
 
 namespace MlNetConv.Tests.Shared;
 
@@ -19,6 +18,19 @@ internal static class RepositoryData
             }
             throw new DirectoryNotFoundException("data/fashion-mnist-subset not found above " + AppContext.BaseDirectory);
         }
+    }
+
+    /// <summary>tests/Fixtures: files written by earlier versions of MlNetConv, which this one must still read.</summary>
+    public static string FixturesDirectory => Path.GetFullPath(Path.Combine(SubsetDirectory, "..", "..", "tests", "Fixtures"));
+
+    /// <summary>
+    /// The float32 scores stored beside a fixture for the SIMD width this process computes with (each width rounds its
+    /// sums in its own order, so each has its own file): <c>{name}.scores.{width}.bin</c>.
+    /// </summary>
+    public static float[] FixtureScores(string name)
+    {
+        string path = Path.Combine(FixturesDirectory, $"{name}.scores.{MlNetConv.Core.Kernels.Simd.Best}.bin");
+        return System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(File.ReadAllBytes(path)).ToArray();
     }
 
     /// <summary>10,000 training images.</summary>
