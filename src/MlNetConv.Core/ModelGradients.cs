@@ -4,7 +4,7 @@ namespace MlNetConv.Core;
 
 /// <summary>
 /// A batch's mean loss and dL/dParameters of every parameter of a model, from
-/// <see cref="Sequential.ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int})"/>: <see cref="Values"/> holds them
+/// <see cref="Sequential.ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int}, float)"/>: <see cref="Values"/> holds them
 /// layer by layer in the model's parameter order (each layer's kernel, then its bias), <see cref="Of"/> one layer's.
 /// </summary>
 public sealed class ModelGradients

@@ -11,7 +11,7 @@ namespace MlNetConv.Core;
 
 /// <summary>
 /// A stack of layers, Keras's <c>Sequential</c>: built from an input shape (C, H, W), summarised, evaluated, used for
-/// prediction, saved and loaded, and differentiated: <see cref="ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float})"/>
+/// prediction, saved and loaded, and differentiated: <see cref="ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, float)"/>
 /// gives a batch's loss and every parameter's gradient. Training (<c>Fit</c>, <c>TrainOnBatch</c>) lives in
 /// <c>MlNetConv.Core.Training</c> as extension methods. All parameters live in one buffer. The output layer gives class
 /// scores; the loss is sparse categorical cross-entropy (fused with a final softmax). For a given seed, results are
@@ -146,24 +146,29 @@ public sealed class Sequential
     /// (kernel, then bias). An optimizer's <c>ApplyGradients</c> takes them. Allocates nothing once warmed up for the batch size.
     /// </summary>
     /// <returns>The batch's mean loss.</returns>
-    public float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<int> labels, Span<float> gradients)
+    /// <param name="features">N samples of <see cref="InputShape"/>.</param>
+    /// <param name="labels">N class indices.</param>
+    /// <param name="gradients">Receives <see cref="ParameterCount"/> values.</param>
+    /// <param name="labelSmoothing">Smoothing s of the targets in [0, 1): (1 − s)·onehot + s/K (Keras's label_smoothing).</param>
+    public float ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<int> labels, Span<float> gradients, float labelSmoothing = 0)
     {
         if (gradients.Length != parameters.Length)
             throw new ArgumentException($"The model has {parameters.Length} parameters; the gradient span has {gradients.Length}.", nameof(gradients));
+        CheckLabelSmoothing(labelSmoothing);
         Workspace ws = LoadTrainingBatch(features, labels);
-        float loss = TrainingStep(ws, labels.Length, "this batch").Loss;
+        float loss = TrainingStep(ws, labels.Length, "this batch", labelSmoothing).Loss;
         this.gradients.CopyTo(gradients);
         return loss;
     }
 
     /// <summary>
-    /// <see cref="ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float})"/> into a new <see cref="ModelGradients"/>,
+    /// <see cref="ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, float)"/> into a new <see cref="ModelGradients"/>,
     /// which also splits the gradients by layer.
     /// </summary>
-    public ModelGradients ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<int> labels)
+    public ModelGradients ComputeGradients(ReadOnlySpan<float> features, ReadOnlySpan<int> labels, float labelSmoothing = 0)
     {
         var values = new float[parameters.Length];
-        float loss = ComputeGradients(features, labels, values);
+        float loss = ComputeGradients(features, labels, values, labelSmoothing);
         return new ModelGradients(loss, values, layers);
     }
 
@@ -253,6 +258,13 @@ public sealed class Sequential
         return Load(file);
     }
 
+    /// <summary>Throws unless a label smoothing is in [0, 1).</summary>
+    internal static void CheckLabelSmoothing(float labelSmoothing)
+    {
+        if (!(labelSmoothing >= 0 && labelSmoothing < 1))
+            throw new ArgumentOutOfRangeException(nameof(labelSmoothing), labelSmoothing, "Label smoothing must be in [0, 1).");
+    }
+
     /// <summary>Throws unless the last layer outputs flat class scores, which training and evaluation need.</summary>
     internal void EnsureClassifier()
     {
@@ -261,7 +273,7 @@ public sealed class Sequential
     }
 
     /// <summary>Loss and accuracy over samples [start, start + count) of <paramref name="data"/>, already validated (a validation split).</summary>
-    internal EvaluationResult Evaluate(Dataset data, int start, int count, int batchSize)
+    internal EvaluationResult Evaluate(Dataset data, int start, int count, int batchSize, float labelSmoothing = 0)
     {
         if (count == 0) throw new ArgumentException("Cannot evaluate on no samples.", nameof(data));
         Workspace ws = inferenceWorkspaces.Rent(Math.Min(batchSize, count), threads);
@@ -276,7 +288,7 @@ public sealed class Sequential
                 for (int i = 0; i < n; i++) indices[i] = start + offset + i;
                 Gather(data, indices.AsSpan(0, n), ws);
                 RunForward(ws, n, training: false);
-                lossSum += LossAndGradient(ws, n) * (double)n;
+                lossSum += LossAndGradient(ws, n, labelSmoothing) * (double)n;
                 correct += CountCorrect(ws, n);
             }
             return new EvaluationResult(lossSum / count, (double)correct / count, count);
@@ -318,11 +330,11 @@ public sealed class Sequential
     /// the samples classified correctly. <paramref name="ticks"/>, when given, accumulates Stopwatch ticks per layer forward,
     /// per layer backward, then the loss. <paramref name="where"/> names the batch in the divergence error.
     /// </summary>
-    internal (float Loss, int Correct) TrainingStep(Workspace ws, int n, string where, long[]? ticks = null)
+    internal (float Loss, int Correct) TrainingStep(Workspace ws, int n, string where, float labelSmoothing = 0, long[]? ticks = null)
     {
         RunForward(ws, n, training: true, ticks: ticks);
         long started = Stopwatch.GetTimestamp();
-        float loss = LossAndGradient(ws, n);
+        float loss = LossAndGradient(ws, n, labelSmoothing);
         if (ticks is not null) ticks[2 * layers.Count] += Stopwatch.GetTimestamp() - started;
         if (!float.IsFinite(loss))
             throw new InvalidOperationException(
@@ -370,14 +382,14 @@ public sealed class Sequential
     }
 
     // Mean cross-entropy of the batch; leaves dL/d(logits) in the last layer's output gradient.
-    private float LossAndGradient(Workspace ws, int n)
+    private float LossAndGradient(Workspace ws, int n, float labelSmoothing)
     {
         int classes = ClassCount;
         ReadOnlySpan<float> output = ws.Output.AsSpan(0, n * classes);
         Span<float> gradient = ws.OutputGradient.AsSpan(0, n * classes);
         return layers[^1].OutputActivation == Activation.Softmax
-            ? SoftmaxCrossEntropy.FromProbabilities(output, ws.Labels.AsSpan(0, n), classes, gradient)
-            : SoftmaxCrossEntropy.FromLogits(output, ws.Labels.AsSpan(0, n), classes, gradient);
+            ? SoftmaxCrossEntropy.FromProbabilities(output, ws.Labels.AsSpan(0, n), classes, gradient, labelSmoothing)
+            : SoftmaxCrossEntropy.FromLogits(output, ws.Labels.AsSpan(0, n), classes, gradient, labelSmoothing);
     }
 
     private int CountCorrect(Workspace ws, int n)

@@ -9,7 +9,7 @@ public class OptimizerTests
     public void AdamFollowsKerasUpdateRule()
     {
         var adam = new Adam();
-        Assert.Equal((1e-3f, 0.9f, 0.999f, 1e-7f), (adam.LearningRate, adam.Beta1, adam.Beta2, adam.Epsilon));
+        Assert.Equal((1e-3f, 0.9f, 0.999f, 1e-7f, 0f), (adam.CurrentLearningRate, adam.Beta1, adam.Beta2, adam.Epsilon, adam.WeightDecay));
         adam.Prepare(2);
         float[] p = [1f, -2f];
         float[][] grads = [[0.5f, -1e-3f], [0.25f, 2f]];
@@ -69,5 +69,47 @@ public class OptimizerTests
             return p;
         }
         Assert.Equal(Run(1), Run(2));
+    }
+
+    [Fact]
+    public void AdamWDecaysEveryParameterByItsLearningRateBeforeTheAdamStep()
+    {
+        // Keras 3: θ ← θ − θ·wd·lr, then Adam's update; lr from the schedule at the update's step (0, 1, …).
+        var schedule = new PiecewiseConstantDecay([0], [0.01f, 0.005f]);
+        var adamW = new AdamW(schedule, weightDecay: 0.1f);
+        Assert.Equal((0.1f, 0.9f, 0.999f, 1e-7f), (adamW.WeightDecay, adamW.Beta1, adamW.Beta2, adamW.Epsilon));
+        Assert.Equal(0.004f, new AdamW().WeightDecay);
+        adamW.Prepare(2);
+        float[] p = [1f, -2f];
+        float[][] grads = [[0.5f, -1e-3f], [0.25f, 2f]];
+        double[] expected = [1, -2], m = [0, 0], v = [0, 0];
+        for (int t = 1; t <= 2; t++)
+        {
+            double lr = t == 1 ? 0.01 : 0.005;
+            adamW.Step(p, grads[t - 1], WorkerPool.ForThreads(1));
+            double alpha = lr * Math.Sqrt(1 - Math.Pow(0.999, t)) / (1 - Math.Pow(0.9, t));
+            for (int i = 0; i < 2; i++)
+            {
+                expected[i] -= expected[i] * 0.1 * lr;
+                double g = grads[t - 1][i];
+                m[i] += (g - m[i]) * 0.1;
+                v[i] += (g * g - v[i]) * 0.001;
+                expected[i] -= alpha * m[i] / (Math.Sqrt(v[i]) + 1e-7);
+            }
+        }
+        Assert.Equal(expected[0], p[0], 6);
+        Assert.Equal(expected[1], p[1], 6);
+    }
+
+    [Fact]
+    public void SgdFollowsItsScheduleStepByStep()
+    {
+        var sgd = new Sgd(new ExponentialDecay(0.1f, decaySteps: 1, decayRate: 0.5));
+        sgd.Prepare(1);
+        float[] p = [0f];
+        sgd.Step(p, [1f], WorkerPool.ForThreads(1)); // step 0: lr 0.1
+        sgd.Step(p, [1f], WorkerPool.ForThreads(1)); // step 1: lr 0.05
+        Assert.Equal(-0.15, p[0], 6);
+        Assert.Equal(0.025f, sgd.CurrentLearningRate, 6);
     }
 }

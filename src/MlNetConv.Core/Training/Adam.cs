@@ -5,8 +5,13 @@ namespace MlNetConv.Core.Training;
 /// m ← m + (g − m)(1 − β₁), v ← v + (g² − v)(1 − β₂), α = lr·√(1 − β₂ᵗ)/(1 − β₁ᵗ), θ ← θ − α·m / (√v + ε).
 /// Note ε = 1e-7 (Keras), not PyTorch's 1e-8, and ε is added outside the bias correction as Keras does.
 /// </summary>
-public sealed class Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f)
-    : Optimizer(learningRate)
+/// <param name="learningRate">A number or a schedule; null for Keras's 1e-3.</param>
+/// <param name="beta1">Decay of the first moment, in (0, 1).</param>
+/// <param name="beta2">Decay of the second moment, in (0, 1).</param>
+/// <param name="epsilon">Added to √v, positive.</param>
+/// <param name="weightDecay">Decoupled weight decay (0: none; <see cref="AdamW"/> defaults to Keras's 0.004).</param>
+public class Adam(LearningRateSchedule? learningRate = null, float beta1 = 0.9f, float beta2 = 0.999f, float epsilon = 1e-7f, float weightDecay = 0)
+    : Optimizer(learningRate ?? 1e-3f, weightDecay)
 {
     private float[] m = [], v = [];
     private float stepSize;
@@ -29,7 +34,7 @@ public sealed class Adam(float learningRate = 1e-3f, float beta1 = 0.9f, float b
     }
 
     private protected override void BeginStep() =>
-        stepSize = (float)(LearningRate * Math.Sqrt(1 - Math.Pow(Beta2, Iterations)) / (1 - Math.Pow(Beta1, Iterations)));
+        stepSize = (float)(StepLearningRate * Math.Sqrt(1 - Math.Pow(Beta2, Iterations)) / (1 - Math.Pow(Beta1, Iterations)));
 
     private protected override void Update(Span<float> parameters, ReadOnlySpan<float> gradients, int offset) =>
         Kernels.AdamKernels.Step(parameters, gradients, m.AsSpan(offset, parameters.Length), v.AsSpan(offset, parameters.Length),

@@ -29,6 +29,15 @@ public sealed class FitOptions
     /// <summary>Stop when the monitored loss stops improving; none by default.</summary>
     public EarlyStopping? EarlyStopping { get; init; }
 
+    /// <summary>Cut a constant learning rate when the monitored loss stops improving (Keras's callback); none by default.</summary>
+    public ReduceLROnPlateau? ReduceLearningRateOnPlateau { get; init; }
+
+    /// <summary>
+    /// Smoothing s in [0, 1) of the targets: (1 − s)·onehot(label) + s/K, as Keras's categorical cross-entropy's
+    /// <c>label_smoothing</c>; the training and validation losses both use it. 0 by default.
+    /// </summary>
+    public float LabelSmoothing { get; init; }
+
     /// <summary>Called after every batch with the running figures of the epoch (for progress bars).</summary>
     public IProgress<BatchProgress>? BatchProgress { get; init; }
 }
@@ -43,9 +52,9 @@ public sealed record EarlyStopping(int Patience = 0, bool RestoreBestWeights = f
 /// <summary>The running figures of the epoch after one batch.</summary>
 public readonly record struct BatchProgress(int Epoch, int Batch, int BatchCount, int SamplesSeen, double Loss, double Accuracy, TimeSpan Elapsed);
 
-/// <summary>One epoch's results; validation figures are null without validation data.</summary>
+/// <summary>One epoch's results (the learning rate is that of its last update); validation figures are null without validation data.</summary>
 public sealed record EpochResult(int Epoch, double Loss, double Accuracy, double? ValidationLoss, double? ValidationAccuracy,
-    TimeSpan Duration, double SamplesPerSecond);
+    TimeSpan Duration, double SamplesPerSecond, float LearningRate);
 
 /// <summary>Every epoch of a <see cref="ModelTraining.Fit"/> call and what early stopping did.</summary>
 public sealed record TrainingHistory(IReadOnlyList<EpochResult> Epochs, int BestEpoch, bool StoppedEarly, bool RestoredBestWeights);

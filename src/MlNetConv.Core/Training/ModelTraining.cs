@@ -26,6 +26,7 @@ public static class ModelTraining
         if (!(options.ValidationSplit >= 0 && options.ValidationSplit < 1))
             throw new ArgumentOutOfRangeException(nameof(options), options.ValidationSplit, "The validation split must be in [0, 1).");
         if (options.EarlyStopping is { Patience: < 0 }) throw new ArgumentOutOfRangeException(nameof(options), "Early-stopping patience cannot be negative.");
+        Sequential.CheckLabelSmoothing(options.LabelSmoothing);
         model.EnsureClassifier(); // a model that cannot be trained says so before the data is checked
         train.Validate(model.InputShape, model.ClassCount, "training");
         options.ValidationData?.Validate(model.InputShape, model.ClassCount, "validation");
@@ -43,6 +44,7 @@ public static class ModelTraining
         Workspace ws = model.TrainingWorkspace(Math.Min(options.BatchSize, trainCount));
         var pool = WorkerPool.ForThreads(ws.Threads);
         var monitor = new EarlyStoppingMonitor(options.EarlyStopping, model.ParameterBuffer);
+        var plateau = options.ReduceLearningRateOnPlateau is { } reduce ? new PlateauMonitor(reduce, optimizer) : null;
         var history = new List<EpochResult>();
         int batchCount = (trainCount + options.BatchSize - 1) / options.BatchSize;
 
@@ -57,7 +59,7 @@ public static class ModelTraining
             {
                 int start = batch * options.BatchSize, n = Math.Min(options.BatchSize, trainCount - start);
                 Sequential.Gather(train, order.AsSpan(start, n), ws);
-                var (loss, batchCorrect) = model.TrainingStep(ws, n, $"epoch {epoch}, batch {batch + 1} of {batchCount}");
+                var (loss, batchCorrect) = model.TrainingStep(ws, n, $"epoch {epoch}, batch {batch + 1} of {batchCount}", options.LabelSmoothing);
                 optimizer.Step(model.ParameterBuffer, model.GradientBuffer, pool);
                 correct += batchCorrect;
                 lossSum += loss * (double)n;
@@ -67,11 +69,16 @@ public static class ModelTraining
             }
             clock.Stop();
 
-            EvaluationResult? validationResult = validation is { } val ? model.Evaluate(val.Data, val.Start, val.Count, options.BatchSize) : null;
+            EvaluationResult? validationResult = validation is { } val
+                ? model.Evaluate(val.Data, val.Start, val.Count, options.BatchSize, options.LabelSmoothing)
+                : null;
+            // The rate of the epoch's last update (a schedule moves it every batch; a plateau cuts it after the epoch).
+            float learningRate = optimizer.LearningRate.At(Math.Max(optimizer.Iterations - 1, 0));
             var result = new EpochResult(epoch, lossSum / seen, (double)correct / seen, validationResult?.Loss, validationResult?.Accuracy,
-                clock.Elapsed, seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9));
+                clock.Elapsed, seen / Math.Max(clock.Elapsed.TotalSeconds, 1e-9), learningRate);
             history.Add(result);
             monitor.EndOfEpoch(epoch, result.ValidationLoss ?? result.Loss);
+            plateau?.EndOfEpoch(result.ValidationLoss ?? result.Loss);
             progress?.Report(result);
         }
 
@@ -84,13 +91,15 @@ public static class ModelTraining
     /// optimizer's update. Returns the batch's mean loss and how many samples it classified correctly. Allocates nothing
     /// once warmed up.
     /// </summary>
-    public static (float Loss, int Correct) TrainOnBatch(this Sequential model, ReadOnlySpan<float> features, ReadOnlySpan<int> labels, Optimizer optimizer)
+    public static (float Loss, int Correct) TrainOnBatch(this Sequential model, ReadOnlySpan<float> features, ReadOnlySpan<int> labels, Optimizer optimizer,
+        float labelSmoothing = 0)
     {
         ArgumentNullException.ThrowIfNull(model);
         ArgumentNullException.ThrowIfNull(optimizer);
+        Sequential.CheckLabelSmoothing(labelSmoothing);
         Workspace ws = model.LoadTrainingBatch(features, labels);
         optimizer.Prepare(model.ParameterCount);
-        var result = model.TrainingStep(ws, labels.Length, "this batch");
+        var result = model.TrainingStep(ws, labels.Length, "this batch", labelSmoothing);
         optimizer.Step(model.ParameterBuffer, model.GradientBuffer, WorkerPool.ForThreads(ws.Threads));
         return result;
     }
@@ -121,7 +130,7 @@ public static class ModelTraining
             int start = b % per * batchSize;
             for (int i = 0; i < batchSize; i++) indices[i] = start + i;
             Sequential.Gather(data, indices, ws);
-            model.TrainingStep(ws, batchSize, $"profiling batch {b + 1}", measured ? ticks : null);
+            model.TrainingStep(ws, batchSize, $"profiling batch {b + 1}", ticks: measured ? ticks : null);
             long started = Stopwatch.GetTimestamp();
             optimizer.Step(model.ParameterBuffer, model.GradientBuffer, pool);
             if (measured) ticks[^1] += Stopwatch.GetTimestamp() - started;

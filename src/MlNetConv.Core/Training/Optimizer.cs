@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using MlNetConv.Core.Tensors;
 using MlNetConv.Core.Threading;
 
@@ -18,16 +19,29 @@ public abstract class Optimizer
     private float[] stepParameters = [];
     private float[] stepGradients = [];
 
-    private protected Optimizer(float learningRate)
+    private protected Optimizer(LearningRateSchedule learningRate, float weightDecay)
     {
         blockWork = new Work<Optimizer>(this, static (o, block) => o.UpdateBlock(block));
-        if (!(learningRate > 0) || !float.IsFinite(learningRate))
-            throw new ArgumentOutOfRangeException(nameof(learningRate), learningRate, "The learning rate must be positive and finite.");
-        LearningRate = learningRate;
+        LearningRate = learningRate ?? throw new ArgumentNullException(nameof(learningRate));
+        WeightDecay = weightDecay >= 0 && float.IsFinite(weightDecay)
+            ? weightDecay
+            : throw new ArgumentOutOfRangeException(nameof(weightDecay), weightDecay, "The weight decay must be non-negative and finite.");
     }
 
-    /// <summary>The step size.</summary>
-    public float LearningRate { get; }
+    /// <summary>The step size: a constant (a plain number converts to one) or a schedule over the updates.</summary>
+    public LearningRateSchedule LearningRate { get; internal set; }
+
+    /// <summary>
+    /// Decoupled weight decay (Keras 3's <c>weight_decay</c>): before each update every parameter shrinks,
+    /// θ ← θ − θ·wd·lr, apart from the gradient step. 0 turns it off.
+    /// </summary>
+    public float WeightDecay { get; }
+
+    /// <summary>The learning rate the next update will use.</summary>
+    public float CurrentLearningRate => LearningRate.At(Iterations);
+
+    /// <summary>The learning rate of the update in progress (set before its blocks run).</summary>
+    private protected float StepLearningRate { get; private set; }
 
     /// <summary>Updates applied so far.</summary>
     public long Iterations { get; private protected set; }
@@ -37,7 +51,7 @@ public abstract class Optimizer
 
     /// <summary>
     /// One update of <paramref name="model"/>'s parameters from <paramref name="gradients"/> laid out as
-    /// <see cref="Sequential.ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float})"/> gives them (Keras's
+    /// <see cref="Sequential.ComputeGradients(ReadOnlySpan{float}, ReadOnlySpan{int}, Span{float}, float)"/> gives them (Keras's
     /// <c>optimizer.apply_gradients</c>). The optimizer's state (moments, velocity) is sized for the first model it updates.
     /// </summary>
     public void ApplyGradients(Sequential model, ReadOnlySpan<float> gradients)
@@ -57,6 +71,7 @@ public abstract class Optimizer
     {
         if (parameters.Length != gradients.Length)
             throw new ArgumentException($"{parameters.Length} parameters but {gradients.Length} gradients.", nameof(gradients));
+        StepLearningRate = LearningRate.At(Iterations);
         Iterations++;
         BeginStep();
         (stepParameters, stepGradients) = (parameters, gradients);
@@ -75,6 +90,8 @@ public abstract class Optimizer
     private void UpdateBlock(int block)
     {
         int offset = block * BlockLength, length = Math.Min(BlockLength, stepParameters.Length - offset);
-        Update(stepParameters.AsSpan(offset, length), stepGradients.AsSpan(offset, length), offset);
+        Span<float> parameters = stepParameters.AsSpan(offset, length);
+        if (WeightDecay > 0) TensorPrimitives.MultiplyAdd(parameters, -(WeightDecay * StepLearningRate), parameters, parameters);
+        Update(parameters, stepGradients.AsSpan(offset, length), offset);
     }
 }

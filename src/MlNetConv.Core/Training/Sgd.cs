@@ -6,7 +6,12 @@ namespace MlNetConv.Core.Training;
 /// Stochastic gradient descent as Keras defines it: without momentum θ ← θ − lr·g; with momentum
 /// u ← μ·u − lr·g and θ ← θ + u, or with Nesterov θ ← θ + μ·u − lr·g.
 /// </summary>
-public sealed class Sgd(float learningRate = 0.01f, float momentum = 0f, bool nesterov = false) : Optimizer(learningRate)
+/// <param name="learningRate">A number or a schedule; null for Keras's 0.01.</param>
+/// <param name="momentum">μ in [0, 1).</param>
+/// <param name="nesterov">Whether to use the Nesterov look-ahead.</param>
+/// <param name="weightDecay">Decoupled weight decay (0: none).</param>
+public sealed class Sgd(LearningRateSchedule? learningRate = null, float momentum = 0f, bool nesterov = false, float weightDecay = 0)
+    : Optimizer(learningRate ?? 0.01f, weightDecay)
 {
     private float[] velocity = [];
 
@@ -27,16 +32,16 @@ public sealed class Sgd(float learningRate = 0.01f, float momentum = 0f, bool ne
     {
         if (Momentum == 0)
         {
-            TensorPrimitives.MultiplyAdd(gradients, -LearningRate, parameters, parameters);
+            TensorPrimitives.MultiplyAdd(gradients, -StepLearningRate, parameters, parameters);
             return;
         }
         Span<float> velocity = this.velocity.AsSpan(offset, parameters.Length);
         TensorPrimitives.Multiply(velocity, Momentum, velocity);
-        TensorPrimitives.MultiplyAdd(gradients, -LearningRate, velocity, velocity);
+        TensorPrimitives.MultiplyAdd(gradients, -StepLearningRate, velocity, velocity);
         if (Nesterov)
         {
             TensorPrimitives.MultiplyAdd(velocity, Momentum, parameters, parameters);
-            TensorPrimitives.MultiplyAdd(gradients, -LearningRate, parameters, parameters);
+            TensorPrimitives.MultiplyAdd(gradients, -StepLearningRate, parameters, parameters);
         }
         else
             TensorPrimitives.Add(parameters, velocity, parameters);
