@@ -14,6 +14,9 @@ public enum ConvNetOptimizer
 
     /// <summary>Stochastic gradient descent, with optional (Nesterov) momentum.</summary>
     Sgd,
+
+    /// <summary>Adam with decoupled weight decay, Keras 3's <c>AdamW</c> (weight decay 0.004 unless <see cref="ConvNetOptions.WeightDecay"/> says otherwise).</summary>
+    AdamW,
 }
 
 /// <summary>
@@ -56,8 +59,20 @@ public sealed class ConvNetOptions
     /// <summary>The update rule.</summary>
     public ConvNetOptimizer Optimizer { get; set; } = ConvNetOptimizer.Adam;
 
-    /// <summary>The step size; null takes the rule's Keras default (Adam 1e-3, SGD 0.01).</summary>
-    public float? LearningRate { get; set; }
+    /// <summary>
+    /// The step size: a number, or a schedule over the updates (<see cref="CosineDecay"/>, <see cref="ExponentialDecay"/>,
+    /// <see cref="PiecewiseConstantDecay"/>); null takes the rule's Keras default (Adam and AdamW 1e-3, SGD 0.01).
+    /// </summary>
+    public LearningRateSchedule? LearningRate { get; set; }
+
+    /// <summary>Decoupled weight decay (θ ← θ − θ·wd·lr before each update); null: AdamW's 0.004, none for the others.</summary>
+    public float? WeightDecay { get; set; }
+
+    /// <summary>Smoothing s in [0, 1) of the targets, (1 − s)·onehot + s/K, as Keras's <c>label_smoothing</c>; 0 by default.</summary>
+    public float LabelSmoothing { get; set; }
+
+    /// <summary>Cut a constant learning rate when the validation loss stops improving (Keras's callback); none by default.</summary>
+    public ReduceLROnPlateau? ReduceLearningRateOnPlateau { get; set; }
 
     /// <summary>SGD momentum in [0, 1).</summary>
     public float Momentum { get; set; }
@@ -108,7 +123,14 @@ public sealed class ConvNetOptions
             throw new ArgumentOutOfRangeException(nameof(EarlyStopping), stopping.Patience, "Early-stopping patience cannot be negative.");
         if (Threads < 1) throw new ArgumentOutOfRangeException(nameof(Threads), Threads, "At least one thread is needed.");
         if (Layers is { Count: 0 }) throw new ArgumentException("The architecture needs at least one layer.", nameof(Layers));
-        _ = CreateOptimizer(); // checks the learning rate and momentum
+        if (!(LabelSmoothing >= 0 && LabelSmoothing < 1))
+            throw new ArgumentOutOfRangeException(nameof(LabelSmoothing), LabelSmoothing, "Label smoothing must be in [0, 1).");
+        ReduceLearningRateOnPlateau?.Validate();
+        if (ReduceLearningRateOnPlateau is not null && LearningRate is not (null or ConstantLearningRate))
+            throw new ArgumentException(
+                $"ReduceLearningRateOnPlateau changes a constant learning rate; LearningRate is a {LearningRate.GetType().Name}. Use one or the other.",
+                nameof(ReduceLearningRateOnPlateau));
+        _ = CreateOptimizer(); // checks the momentum and weight decay
     }
 
     internal IEnumerable<Layer> CreateLayers(int classes) =>
@@ -116,8 +138,9 @@ public sealed class ConvNetOptions
 
     internal Optimizer CreateOptimizer() => Optimizer switch
     {
-        ConvNetOptimizer.Adam => new Adam(LearningRate ?? 1e-3f),
-        ConvNetOptimizer.Sgd => new Sgd(LearningRate ?? 0.01f, Momentum, Nesterov),
+        ConvNetOptimizer.Adam => new Adam(LearningRate, weightDecay: WeightDecay ?? 0),
+        ConvNetOptimizer.Sgd => new Sgd(LearningRate, Momentum, Nesterov, WeightDecay ?? 0),
+        ConvNetOptimizer.AdamW => new AdamW(LearningRate, WeightDecay ?? 0.004f),
         _ => throw new ArgumentOutOfRangeException(nameof(Optimizer), Optimizer, "Unknown optimizer."),
     };
 }

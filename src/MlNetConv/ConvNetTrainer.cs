@@ -100,6 +100,8 @@ public sealed class ConvNetTrainer : IEstimator<ConvNetTransformer>
             ValidationData = validation,
             Optimizer = Options.CreateOptimizer(),
             EarlyStopping = Options.EarlyStopping,
+            ReduceLearningRateOnPlateau = Options.ReduceLearningRateOnPlateau,
+            LabelSmoothing = Options.LabelSmoothing,
             BatchProgress = Options.BatchProgress,
         }, progress, Options.CancellationToken);
         return new ConvNetTransformer(host, network, classNames, Options.FeatureColumnName, Options.ScoreColumnName, Options.PredictedLabelColumnName);

@@ -129,6 +129,31 @@ public class EstimatorConventionTests
         Assert.Contains(logged, m => m.Contains("Total params"));
     }
 
+    [Fact]
+    public void TheModernTrainingSettingsReachTheEngine()
+    {
+        var ml = new MLContext(seed: 3);
+        var epochs = new List<Core.Training.EpochResult>();
+        var options = Small(epochs: 2);
+        options.Optimizer = ConvNetOptimizer.AdamW;
+        options.LearningRate = new Core.Training.CosineDecay(0f, decaySteps: 4, warmupTarget: 0.002f, warmupSteps: 2);
+        options.LabelSmoothing = 0.1f;
+        options.BatchSize = 25;
+        options.Progress = new Inline<Core.Training.EpochResult>(epochs.Add);
+        ml.Transforms.Conversion.MapValueToKey("Label").Append(ml.MulticlassClassification.Trainers.ConvNet(options)).Fit(InMemory(100));
+        // 4 updates per epoch: epoch 1 ends on update 3 (step 3: 1 step into the decay), epoch 2 past the decay's end.
+        Assert.Equal(0.002 * 0.5 * (1 + Math.Cos(Math.PI / 4)), epochs[0].LearningRate, 6);
+        Assert.Equal(0f, epochs[1].LearningRate);
+
+        options.ReduceLearningRateOnPlateau = new Core.Training.ReduceLROnPlateau();
+        var error = Assert.Throws<ArgumentException>(() => ml.MulticlassClassification.Trainers.ConvNet(options));
+        Assert.Equal("ReduceLearningRateOnPlateau", error.ParamName);
+        Assert.Contains("CosineDecay", error.Message);
+        options.ReduceLearningRateOnPlateau = null;
+        options.LabelSmoothing = -0.1f;
+        Assert.Equal("LabelSmoothing", Assert.Throws<ArgumentOutOfRangeException>(() => ml.MulticlassClassification.Trainers.ConvNet(options)).ParamName);
+    }
+
     private sealed class Inline<T>(Action<T> action) : IProgress<T>
     {
         public void Report(T value) => action(value);

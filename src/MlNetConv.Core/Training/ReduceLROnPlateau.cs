@@ -10,7 +10,7 @@ namespace MlNetConv.Core.Training;
 public sealed record ReduceLROnPlateau(double Factor = 0.1, int Patience = 10, double MinDelta = 1e-4, int Cooldown = 0, float MinLearningRate = 0)
 {
     /// <summary>Throws naming the setting that is out of range.</summary>
-    internal void Validate()
+    public void Validate()
     {
         if (!(Factor > 0 && Factor < 1)) throw new ArgumentOutOfRangeException(nameof(Factor), Factor, "ReduceLROnPlateau's factor must be in (0, 1).");
         if (Patience < 0) throw new ArgumentOutOfRangeException(nameof(Patience), Patience, "ReduceLROnPlateau's patience cannot be negative.");
