@@ -86,6 +86,9 @@ public sealed class Sequential
     /// <summary>All trainable floats.</summary>
     public int ParameterCount => parameters.Length;
 
+    /// <summary>Floats the layers keep without training them (BatchNormalization's moving statistics).</summary>
+    public int NonTrainableParameterCount => layers.Sum(l => l.NonTrainableParameterCount);
+
     /// <summary>Number of classes the output layer scores.</summary>
     public int ClassCount => OutputShape.Size;
 
@@ -128,12 +131,12 @@ public sealed class Sequential
         text.AppendLine(doubleRule);
         for (int i = 0; i < layers.Count; i++)
             text.AppendLine(CultureInfo.InvariantCulture,
-                $" {names[i].PadRight(nameWidth)} {layers[i].OutputShape.ToBatchString(),-22} {layers[i].ParameterCount,12:N0}");
+                $" {names[i].PadRight(nameWidth)} {layers[i].OutputShape.ToBatchString(),-22} {layers[i].ParameterCount + layers[i].NonTrainableParameterCount,12:N0}");
         text.AppendLine(doubleRule);
-        string size = FormatBytes(ParameterCount * 4L);
-        text.AppendLine(CultureInfo.InvariantCulture, $"Total params: {ParameterCount:N0} ({size})");
-        text.AppendLine(CultureInfo.InvariantCulture, $"Trainable params: {ParameterCount:N0} ({size})");
-        text.AppendLine("Non-trainable params: 0 (0.00 B)");
+        int frozen = NonTrainableParameterCount, total = ParameterCount + frozen;
+        text.AppendLine(CultureInfo.InvariantCulture, $"Total params: {total:N0} ({FormatBytes(total * 4L)})");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Trainable params: {ParameterCount:N0} ({FormatBytes(ParameterCount * 4L)})");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Non-trainable params: {frozen:N0} ({FormatBytes(frozen * 4L)})");
         return text.ToString();
     }
 
@@ -401,5 +404,5 @@ public sealed class Sequential
     }
 
     private static string FormatBytes(long bytes) =>
-        bytes >= 1 << 20 ? $"{bytes / 1048576.0:F2} MB" : bytes >= 1 << 10 ? $"{bytes / 1024.0:F2} KB" : $"{bytes} B";
+        bytes >= 1 << 20 ? $"{bytes / 1048576.0:F2} MB" : bytes >= 1 << 10 ? $"{bytes / 1024.0:F2} KB" : $"{bytes:F2} B";
 }

@@ -34,7 +34,7 @@ public class LayerWeightsTests
     public void BadWeightsAreRefusedByName()
     {
         var model = new Sequential(Shape.Vector(3), [new Dense(2, name: "out")]);
-        Assert.Contains("'out' (Dense) has 8 parameters; got 7", Assert.Throws<ArgumentException>(() => model.Layers[0].SetWeights(new float[7])).Message);
+        Assert.Contains("'out' (Dense) has 8 weights (8 trainable); got 7 values", Assert.Throws<ArgumentException>(() => model.Layers[0].SetWeights(new float[7])).Message);
         var withNaN = new float[8];
         withNaN[5] = float.NaN;
         Assert.Contains("weight 5 is NaN", Assert.Throws<ArgumentException>(() => model.Layers[0].SetWeights(withNaN)).Message);

@@ -99,6 +99,8 @@ public class PublicGradientTests
         { "Dense softmax", () => new Dense(3, Activation.Softmax), Shape.Vector(5), 2 },
         { "Dropout", () => new Dropout(0.5), Shape.Vector(12), 2 },
         { "Activation softmax", () => new ActivationLayer(Activation.Softmax), Shape.Vector(6), 2 },
+        { "GlobalAveragePooling2D", () => new GlobalAveragePooling2D(), Shape.Image(3, 4, 5), 2 },
+        { "GlobalMaxPooling2D", () => new GlobalMaxPooling2D(), Shape.Image(3, 3, 5), 2 },
     };
 
     [Fact]
@@ -134,7 +136,7 @@ public class PublicGradientTests
         foreach (Layer layer in model.Layers)
         {
             float[] weights = layer.GetWeights();
-            for (int i = 0; i < weights.Length; i++)
+            for (int i = 0; i < layer.ParameterCount; i++)
             {
                 float saved = weights[i];
                 weights[i] = saved + 1e-3f;
@@ -147,7 +149,7 @@ public class PublicGradientTests
                 layer.SetWeights(weights);
                 AssertNear((plus - minus) / 2e-3, gradients.Values[offset + i], $"{layer.Name} dParameters[{i}]");
             }
-            offset += weights.Length;
+            offset += layer.ParameterCount;
         }
     }
 

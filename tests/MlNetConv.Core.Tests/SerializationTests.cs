@@ -105,9 +105,11 @@ public class SerializationTests
     public void NewerFormatVersionsAreRefusedByName()
     {
         byte[] bytes = Bytes(TrainedModel());
-        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), 2);
+        uint newer = Serialization.NetworkFormat.CurrentVersion + 1;
+        BinaryPrimitives.WriteUInt32LittleEndian(bytes.AsSpan(8), newer);
         var error = Assert.Throws<InvalidDataException>(() => Sequential.Load(new MemoryStream(bytes)));
-        Assert.Contains("format version 2", error.Message);
+        Assert.Contains($"format version {newer}", error.Message);
+        Assert.Contains($"reads versions 1 to {Serialization.NetworkFormat.CurrentVersion}", error.Message);
     }
 
     [Fact]

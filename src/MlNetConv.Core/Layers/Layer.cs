@@ -29,11 +29,20 @@ public abstract partial class Layer
     /// <summary>The shape of one output sample (after building).</summary>
     public Shape OutputShape { get; private set; }
 
-    /// <summary>Trainable floats (after building).</summary>
+    /// <summary>Trainable floats (after building): what gradients and optimizers cover.</summary>
     public virtual int ParameterCount => 0;
+
+    /// <summary>
+    /// Floats the layer keeps but does not train (after building): BatchNormalization's moving mean and variance.
+    /// Saved with the model and counted by the summary as non-trainable, as Keras does.
+    /// </summary>
+    public virtual int NonTrainableParameterCount => 0;
 
     /// <summary>This layer's parameters: a slice of its model's one buffer, or its own after a standalone <see cref="Build"/>.</summary>
     private protected ArraySegment<float> Parameters { get; private set; }
+
+    /// <summary>The layer's non-trainable values (<see cref="NonTrainableParameterCount"/> of them), its own, allocated when built.</summary>
+    private protected float[] State { get; private set; } = [];
 
     /// <summary>The function applied last in this layer; a softmax here on the model's last layer fuses into the loss.</summary>
     internal virtual Activation OutputActivation => Activation.Linear;
@@ -67,6 +76,7 @@ public abstract partial class Layer
         OutputShape = ComputeOutputShape(input);
         InputShape = input;
         OnBuild(input);
+        State = new float[NonTrainableParameterCount];
         IsBuilt = true;
     }
 
@@ -81,20 +91,24 @@ public abstract partial class Layer
     public abstract Layer Clone();
 
     /// <summary>A copy of this layer's parameters (Keras's <c>get_weights</c>, flattened): kernel first, then bias.</summary>
-    public float[] GetWeights() => Parameters.AsSpan().ToArray();
+    /// <remarks>Non-trainable values follow the trainable ones (BatchNormalization: γ, β, moving mean, moving variance).</remarks>
+    public float[] GetWeights() => [.. Parameters.AsSpan(), .. State];
 
     /// <summary>
-    /// Replaces this layer's parameters (Keras's <c>set_weights</c>, flattened: kernel first, then bias);
-    /// the length must be <see cref="ParameterCount"/> and every value finite.
+    /// Replaces this layer's weights (Keras's <c>set_weights</c>, flattened: kernel first, then bias, then any
+    /// non-trainable values); the length must be <see cref="ParameterCount"/> + <see cref="NonTrainableParameterCount"/>
+    /// and every value finite.
     /// </summary>
     public void SetWeights(ReadOnlySpan<float> weights)
     {
         if (!IsBuilt) throw new InvalidOperationException($"{Describe()} has no weights until it is part of a model or built with Build(inputShape).");
-        if (weights.Length != ParameterCount)
-            throw new ArgumentException($"{Describe()} has {ParameterCount} parameters; got {weights.Length} values.", nameof(weights));
+        int count = ParameterCount + NonTrainableParameterCount;
+        if (weights.Length != count)
+            throw new ArgumentException($"{Describe()} has {count} weights ({ParameterCount} trainable); got {weights.Length} values.", nameof(weights));
         if (Finite.IndexOfFirstNonFinite(weights) is int i and >= 0)
             throw new ArgumentException($"{Describe()}: weight {i} is {weights[i]}; weights must be finite.", nameof(weights));
-        weights.CopyTo(Parameters);
+        weights[..ParameterCount].CopyTo(Parameters);
+        weights[ParameterCount..].CopyTo(State);
     }
 
     /// <summary>

@@ -11,8 +11,9 @@ namespace MlNetConv.Core.Serialization;
 /// header   magic "MLNCNET\0" (8 bytes) | uint32 format version | int64 payload length | uint32 CRC-32 of the payload
 /// payload  string model name | int32 seed | int32 rank, C, H, W of the input
 ///          int32 layer count, then per layer: uint8 kind | string name | the layer's config (Layer.WriteConfig)
-///          int32 parameter count (must equal what the architecture implies)
-///          per layer, in order: its parameters as float32 (Conv2D kernel (K,C,R,S) then bias; Dense kernel (D,U) then bias)
+///          int32 weight count (must equal what the architecture implies: trainable and non-trainable)
+///          per layer, in order: its weights as float32, Layer.GetWeights's order (Conv2D kernel (K,C,R,S) then bias;
+///          Dense kernel (D,U) then bias; BatchNormalization γ, β, moving mean, moving variance)
 /// </code>
 /// Reading checks, in order: magic, version (a newer file is refused by name), that the payload is all there
 /// (truncation), the checksum (tampering), then every size and value (finite weights) before using it.
@@ -20,10 +21,12 @@ namespace MlNetConv.Core.Serialization;
 /// <remarks>
 /// Version history:
 /// 1 — initial format.
+/// 2 — layer kinds GlobalAveragePooling2D, GlobalMaxPooling2D and BatchNormalization; the weight count and the weights
+///     include non-trainable values (version 1 had none, so its files read unchanged).
 /// </remarks>
 internal static class NetworkFormat
 {
-    public const uint CurrentVersion = 1;
+    public const uint CurrentVersion = 2;
     private const int MaxLayers = 1024;
     private const int MaxNameLength = 256;
     private const long MaxPayload = 1L << 31;
@@ -38,6 +41,8 @@ internal static class NetworkFormat
         Dense = 5,
         Dropout = 6,
         Activation = 7,
+        GlobalAveragePooling2D = 8,
+        GlobalMaxPooling2D = 9,
     }
 
     public static void Write(Sequential model, Stream stream)
@@ -59,7 +64,7 @@ internal static class NetworkFormat
                 writer.Write(layer.Name);
                 layer.WriteConfig(writer);
             }
-            writer.Write(model.ParameterCount);
+            writer.Write(model.ParameterCount + model.NonTrainableParameterCount);
             foreach (Layer layer in model.Layers)
                 foreach (float value in layer.GetWeights()) writer.Write(value);
         }
@@ -138,11 +143,12 @@ internal static class NetworkFormat
         }
         var model = new Sequential(input, layers, seed, modelName);
         int count = reader.ReadInt32();
-        if (count != model.ParameterCount)
-            throw new InvalidDataException($"The network stores {count} parameters; its architecture has {model.ParameterCount}.");
+        int expected = model.ParameterCount + model.NonTrainableParameterCount;
+        if (count != expected)
+            throw new InvalidDataException($"The network stores {count} weights; its architecture has {expected}.");
         foreach (Layer layer in model.Layers)
         {
-            var weights = new float[layer.ParameterCount];
+            var weights = new float[layer.ParameterCount + layer.NonTrainableParameterCount];
             for (int i = 0; i < weights.Length; i++)
             {
                 weights[i] = reader.ReadSingle();
@@ -165,6 +171,8 @@ internal static class NetworkFormat
         LayerKind.Dense => Dense.ReadConfig(reader, name),
         LayerKind.Dropout => Dropout.ReadConfig(reader, name),
         LayerKind.Activation => ActivationLayer.ReadConfig(reader, name),
+        LayerKind.GlobalAveragePooling2D => new GlobalAveragePooling2D(name),
+        LayerKind.GlobalMaxPooling2D => new GlobalMaxPooling2D(name),
         _ => throw new InvalidDataException($"Unknown layer kind {(byte)kind}."),
     };
 
@@ -208,6 +216,8 @@ internal static class NetworkFormat
         Dense => LayerKind.Dense,
         Dropout => LayerKind.Dropout,
         ActivationLayer => LayerKind.Activation,
+        GlobalAveragePooling2D => LayerKind.GlobalAveragePooling2D,
+        GlobalMaxPooling2D => LayerKind.GlobalMaxPooling2D,
         _ => throw new NotSupportedException($"Layer type {layer.GetType().Name} has no network-format kind."),
     };
 }
