@@ -11,10 +11,20 @@ public sealed class AllocationCollection;
 [Collection(nameof(AllocationTests))]
 public class AllocationTests
 {
-    [Fact]
-    public void SteadyStateTrainingAllocatesNothingPerBatch()
+    [Theory]
+    [InlineData("textbook")]
+    [InlineData("batch normalization and global pooling")]
+    public void SteadyStateTrainingAllocatesNothingPerBatch(string architecture)
     {
-        var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn()) { Threads = 2 };
+        Layers.Layer[] layers = architecture == "textbook"
+            ? Architectures.TextbookCnn()
+            :
+            [
+                new Layers.Conv2D(16, 3, padding: Geometry.Padding.Same), new Layers.BatchNormalization(), new Layers.ActivationLayer(Layers.Activation.Relu),
+                new Layers.MaxPooling2D(2), new Layers.GlobalAveragePooling2D(), new Layers.Dense(32), new Layers.BatchNormalization(),
+                new Layers.Dense(10, Layers.Activation.Softmax),
+            ];
+        var model = new Sequential(FashionMnist.ImageShape, layers) { Threads = 2 };
         var optimizer = new Adam();
         float[] x = TestData.Train.SamplesToArray(0, 32);
         int[] y = TestData.Train.Labels.AsSpan(0, 32).ToArray();

@@ -73,7 +73,7 @@ public class PublicGradientTests
             AssertNear((plus - minus) / (2 * step), dx[i], $"{what} dX[{i}]");
         }
         float[] weights = layer.GetWeights();
-        for (int i = 0; i < weights.Length; i++)
+        for (int i = 0; i < layer.ParameterCount; i++)
         {
             float saved = weights[i];
             weights[i] = (float)(saved + step);
@@ -101,6 +101,10 @@ public class PublicGradientTests
         { "Activation softmax", () => new ActivationLayer(Activation.Softmax), Shape.Vector(6), 2 },
         { "GlobalAveragePooling2D", () => new GlobalAveragePooling2D(), Shape.Image(3, 4, 5), 2 },
         { "GlobalMaxPooling2D", () => new GlobalMaxPooling2D(), Shape.Image(3, 3, 5), 2 },
+        { "BatchNormalization on images", () => new BatchNormalization(), Shape.Image(3, 4, 5), 3 },
+        { "BatchNormalization on features", () => new BatchNormalization(axis: -1, momentum: 0.5), Shape.Vector(6), 4 },
+        { "BatchNormalization without scale", () => new BatchNormalization(scale: false), Shape.Image(2, 3, 1), 5 },
+        { "BatchNormalization without center", () => new BatchNormalization(center: false), Shape.Image(2, 1, 3), 2 },
     };
 
     [Fact]

@@ -43,6 +43,7 @@ internal static class NetworkFormat
         Activation = 7,
         GlobalAveragePooling2D = 8,
         GlobalMaxPooling2D = 9,
+        BatchNormalization = 10,
     }
 
     public static void Write(Sequential model, Stream stream)
@@ -173,6 +174,7 @@ internal static class NetworkFormat
         LayerKind.Activation => ActivationLayer.ReadConfig(reader, name),
         LayerKind.GlobalAveragePooling2D => new GlobalAveragePooling2D(name),
         LayerKind.GlobalMaxPooling2D => new GlobalMaxPooling2D(name),
+        LayerKind.BatchNormalization => BatchNormalization.ReadConfig(reader, name),
         _ => throw new InvalidDataException($"Unknown layer kind {(byte)kind}."),
     };
 
@@ -218,6 +220,7 @@ internal static class NetworkFormat
         ActivationLayer => LayerKind.Activation,
         GlobalAveragePooling2D => LayerKind.GlobalAveragePooling2D,
         GlobalMaxPooling2D => LayerKind.GlobalMaxPooling2D,
+        BatchNormalization => LayerKind.BatchNormalization,
         _ => throw new NotSupportedException($"Layer type {layer.GetType().Name} has no network-format kind."),
     };
 }

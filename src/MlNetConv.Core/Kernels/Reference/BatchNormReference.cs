@@ -1,0 +1,69 @@
+namespace MlNetConv.Core.Kernels.Reference;
+
+/// <summary>
+/// Batch normalization as the formulas read, in plain loops and double sums, over the whole batch at once: the
+/// reference <see cref="BatchNormKernels"/> is tested against. x (N, C, A); γ, β, μ, σ² per channel.
+/// </summary>
+internal static class BatchNormReference
+{
+    /// <summary>Training forward: the batch's μ and σ² (biased), then y = γ·(x − μ)/√(σ² + ε) + β.</summary>
+    public static void ForwardTraining(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
+        Span<float> mean, Span<float> variance, int batch, int channels, int area, float epsilon)
+    {
+        int m = batch * area;
+        for (int c = 0; c < channels; c++)
+        {
+            double sum = 0, squares = 0;
+            for (int n = 0; n < batch; n++)
+                for (int i = 0; i < area; i++) sum += x[(n * channels + c) * area + i];
+            double mu = sum / m;
+            for (int n = 0; n < batch; n++)
+                for (int i = 0; i < area; i++)
+                {
+                    double d = x[(n * channels + c) * area + i] - mu;
+                    squares += d * d;
+                }
+            mean[c] = (float)mu;
+            variance[c] = (float)(squares / m);
+            double inverseStd = 1 / Math.Sqrt(squares / m + epsilon);
+            for (int n = 0; n < batch; n++)
+                for (int i = 0; i < area; i++)
+                {
+                    int at = (n * channels + c) * area + i;
+                    y[at] = (float)(gamma[c] * (x[at] - mu) * inverseStd + beta[c]);
+                }
+        }
+    }
+
+    /// <summary>Training backward: dγ = Σ dy·x̂, dβ = Σ dy, dx = γ/(M·σ)·(M·dy − Σ dy − x̂·Σ dy·x̂).</summary>
+    public static void BackwardTraining(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, ReadOnlySpan<float> gamma,
+        Span<float> dGamma, Span<float> dBeta, int batch, int channels, int area, float epsilon)
+    {
+        int m = batch * area;
+        for (int c = 0; c < channels; c++)
+        {
+            double sum = 0, squares = 0;
+            for (int n = 0; n < batch; n++)
+                for (int i = 0; i < area; i++) sum += x[(n * channels + c) * area + i];
+            double mu = sum / m;
+            for (int n = 0; n < batch; n++)
+                for (int i = 0; i < area; i++) squares += Math.Pow(x[(n * channels + c) * area + i] - mu, 2);
+            double sigma = Math.Sqrt(squares / m + epsilon), sumDy = 0, sumDyXhat = 0;
+            for (int n = 0; n < batch; n++)
+                for (int i = 0; i < area; i++)
+                {
+                    int at = (n * channels + c) * area + i;
+                    sumDy += dy[at];
+                    sumDyXhat += dy[at] * (x[at] - mu) / sigma;
+                }
+            dGamma[c] = (float)sumDyXhat;
+            dBeta[c] = (float)sumDy;
+            for (int n = 0; n < batch; n++)
+                for (int i = 0; i < area; i++)
+                {
+                    int at = (n * channels + c) * area + i;
+                    dx[at] = (float)(gamma[c] / (m * sigma) * (m * dy[at] - sumDy - (x[at] - mu) / sigma * sumDyXhat));
+                }
+        }
+    }
+}
