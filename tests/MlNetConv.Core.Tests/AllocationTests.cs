@@ -13,13 +13,14 @@ public class AllocationTests
 {
     [Theory]
     [InlineData("textbook")]
-    [InlineData("batch normalization and global pooling")]
+    [InlineData("augmentation, batch normalization and global pooling")]
     public void SteadyStateTrainingAllocatesNothingPerBatch(string architecture)
     {
         Layers.Layer[] layers = architecture == "textbook"
             ? Architectures.TextbookCnn()
             :
             [
+                new Layers.RandomFlip(Layers.FlipMode.Horizontal), new Layers.RandomTranslation(0.1, 0.1),
                 new Layers.Conv2D(16, 3, padding: Geometry.Padding.Same), new Layers.BatchNormalization(), new Layers.ActivationLayer(Layers.Activation.Relu),
                 new Layers.MaxPooling2D(2), new Layers.GlobalAveragePooling2D(), new Layers.Dense(32), new Layers.BatchNormalization(),
                 new Layers.Dense(10, Layers.Activation.Softmax),

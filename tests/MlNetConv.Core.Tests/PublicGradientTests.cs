@@ -102,6 +102,8 @@ public class PublicGradientTests
         { "GlobalAveragePooling2D", () => new GlobalAveragePooling2D(), Shape.Image(3, 4, 5), 2 },
         { "GlobalMaxPooling2D", () => new GlobalMaxPooling2D(), Shape.Image(3, 3, 5), 2 },
         { "BatchNormalization on images", () => new BatchNormalization(), Shape.Image(3, 4, 5), 3 },
+        { "RandomFlip", () => new RandomFlip(), Shape.Image(2, 3, 4), 4 },
+        { "RandomTranslation", () => new RandomTranslation(0.3, 0.4), Shape.Image(2, 5, 4), 3 },
         { "BatchNormalization on features", () => new BatchNormalization(axis: -1, momentum: 0.5), Shape.Vector(6), 4 },
         { "BatchNormalization without scale", () => new BatchNormalization(scale: false), Shape.Image(2, 3, 1), 5 },
         { "BatchNormalization without center", () => new BatchNormalization(center: false), Shape.Image(2, 1, 3), 2 },

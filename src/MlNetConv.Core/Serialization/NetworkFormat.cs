@@ -21,7 +21,8 @@ namespace MlNetConv.Core.Serialization;
 /// <remarks>
 /// Version history:
 /// 1 — initial format.
-/// 2 — layer kinds GlobalAveragePooling2D, GlobalMaxPooling2D and BatchNormalization; the weight count and the weights
+/// 2 — layer kinds GlobalAveragePooling2D, GlobalMaxPooling2D, BatchNormalization, RandomFlip and RandomTranslation;
+///     the weight count and the weights
 ///     include non-trainable values (version 1 had none, so its files read unchanged).
 /// </remarks>
 internal static class NetworkFormat
@@ -44,6 +45,8 @@ internal static class NetworkFormat
         GlobalAveragePooling2D = 8,
         GlobalMaxPooling2D = 9,
         BatchNormalization = 10,
+        RandomFlip = 11,
+        RandomTranslation = 12,
     }
 
     public static void Write(Sequential model, Stream stream)
@@ -175,6 +178,8 @@ internal static class NetworkFormat
         LayerKind.GlobalAveragePooling2D => new GlobalAveragePooling2D(name),
         LayerKind.GlobalMaxPooling2D => new GlobalMaxPooling2D(name),
         LayerKind.BatchNormalization => BatchNormalization.ReadConfig(reader, name),
+        LayerKind.RandomFlip => RandomFlip.ReadConfig(reader, name),
+        LayerKind.RandomTranslation => RandomTranslation.ReadConfig(reader, name),
         _ => throw new InvalidDataException($"Unknown layer kind {(byte)kind}."),
     };
 
@@ -221,6 +226,8 @@ internal static class NetworkFormat
         GlobalAveragePooling2D => LayerKind.GlobalAveragePooling2D,
         GlobalMaxPooling2D => LayerKind.GlobalMaxPooling2D,
         BatchNormalization => LayerKind.BatchNormalization,
+        RandomFlip => LayerKind.RandomFlip,
+        RandomTranslation => LayerKind.RandomTranslation,
         _ => throw new NotSupportedException($"Layer type {layer.GetType().Name} has no network-format kind."),
     };
 }
