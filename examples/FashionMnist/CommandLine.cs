@@ -3,9 +3,15 @@ using System.Globalization;
 namespace FashionMnistExample;
 
 /// <summary>The example's options; see <see cref="Usage"/>.</summary>
-internal sealed record CommandLine(string? DataDir, bool Download, string CacheDir, bool FromPng, int Epochs, int BatchSize, int Seed,
+internal sealed record CommandLine(string? DataDir, bool Download, string CacheDir, bool FromPng, int? EpochsGiven, int BatchSize, int Seed,
     int Threads, string OutputDir)
 {
+    /// <summary>--architecture: textbook (the default, the Keras textbook CNN and its set-up) or modern.</summary>
+    public bool Modern { get; init; }
+
+    /// <summary>Epochs at most: as given, else 20 for the textbook (early stopping ends it) and 12 for the modern CNN (its cosine schedule's length).</summary>
+    public int Epochs => EpochsGiven ?? (Modern ? 12 : 20);
+
     /// <summary>--help: print <see cref="Usage"/> and exit 0.</summary>
     public bool Help { get; init; }
 
@@ -13,12 +19,14 @@ internal sealed record CommandLine(string? DataDir, bool Download, string CacheD
     public IReadOnlyList<Uri>? Mirrors { get; init; }
 
     public const string Usage =
-        "usage: FashionMnist [--data DIR | --download [--cache DIR] [--mirror URL]] [--from-png] [--epochs N=20] [--batch N=32] [--seed N=42] [--threads N] [--output DIR]\n" +
+        "usage: FashionMnist [--data DIR | --download [--cache DIR] [--mirror URL]] [--from-png] [--architecture textbook|modern] [--epochs N] [--batch N=32] [--seed N=42] [--threads N] [--output DIR]\n" +
         "  default data: the subset shipped in data/fashion-mnist-subset (10,000 training, 2,000 test images)\n" +
         "  --data DIR     the four standard IDX files of the full set (e.g. Keras's ~/.keras/datasets/fashion-mnist)\n" +
         "  --download     fetch them from the official mirrors into --cache (default ~/.cache/mlnetconv/fashion-mnist), checksums verified\n" +
         "  --mirror URL   with --download: fetch from this mirror instead (repeat for several, tried in order)\n" +
         "  --from-png     export the images to PNG class folders and train from the files (LoadImages → ConvertToGrayscale → ResizeImages → ExtractPixels)\n" +
+        "  --architecture textbook (default: the Keras textbook CNN, Adam, 20% validation, early stopping, up to 20 epochs) or modern\n" +
+        "                 (augmentation, BatchNormalization, global pooling; AdamW, cosine schedule with warm-up, label smoothing, 10% validation, 12 epochs)\n" +
         "  --output DIR   where model.zip and the pictures go (default fashion-mnist-output)";
 
     /// <summary>
@@ -28,7 +36,7 @@ internal sealed record CommandLine(string? DataDir, bool Download, string CacheD
     public static CommandLine? Parse(string[] args)
     {
         string cache = Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "mlnetconv", "fashion-mnist");
-        var o = new CommandLine(null, false, cache, false, 20, 32, 42, Environment.ProcessorCount, "fashion-mnist-output");
+        var o = new CommandLine(null, false, cache, false, null, 32, 42, Environment.ProcessorCount, "fashion-mnist-output");
         try
         {
             for (int i = 0; i < args.Length; i++)
@@ -58,7 +66,16 @@ internal sealed record CommandLine(string? DataDir, bool Download, string CacheD
                     "--download" => o with { Download = true },
                     "--cache" => o with { CacheDir = Next() },
                     "--from-png" => o with { FromPng = true },
-                    "--epochs" => o with { Epochs = Number() },
+                    "--epochs" => o with { EpochsGiven = Number() },
+                    "--architecture" => o with
+                    {
+                        Modern = Next() switch
+                        {
+                            "textbook" => false,
+                            "modern" => true,
+                            var other => throw new ArgumentException($"--architecture is textbook or modern; got '{other}'."),
+                        },
+                    },
                     "--batch" => o with { BatchSize = Number() },
                     "--seed" => o with { Seed = Whole() },
                     "--mirror" => o with { Mirrors = [.. o.Mirrors ?? [], Url()] },

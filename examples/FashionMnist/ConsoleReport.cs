@@ -8,10 +8,10 @@ namespace FashionMnistExample;
 internal static class ConsoleReport
 {
     public static void EpochHeader() =>
-        Console.WriteLine($"{"epoch",5} {"loss",8} {"accuracy",9} {"val_loss",9} {"val_acc",8} {"seconds",8} {"images/s",9}");
+        Console.WriteLine($"{"epoch",5} {"loss",8} {"accuracy",9} {"val_loss",9} {"val_acc",8} {"seconds",8} {"images/s",9} {"lr",9}");
 
     public static string EpochLine(EpochResult e) => string.Create(CultureInfo.InvariantCulture,
-        $"{e.Epoch,5} {e.Loss,8:F4} {e.Accuracy,9:F4} {e.ValidationLoss,9:F4} {e.ValidationAccuracy,8:F4} {e.Duration.TotalSeconds,8:F1} {e.SamplesPerSecond,9:F0}");
+        $"{e.Epoch,5} {e.Loss,8:F4} {e.Accuracy,9:F4} {e.ValidationLoss,9:F4} {e.ValidationAccuracy,8:F4} {e.Duration.TotalSeconds,8:F1} {e.SamplesPerSecond,9:F0} {e.LearningRate,9:G3}");
 
     /// <summary>Per-class precision, recall and F1 from the confusion matrix, then the matrix itself.</summary>
     public static void ClassReport(MulticlassClassificationMetrics metrics, IReadOnlyList<string> classNames)

@@ -75,25 +75,39 @@ try
 
     // ---- the model
     Console.WriteLine();
-    Console.WriteLine(new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), options.Seed).Summary());
-    Console.WriteLine($"SIMD {Simd.Best}, {options.Threads} threads; 20% of the training images held out for validation");
+    Layer[] architecture = options.Modern ? Architectures.ModernCnn() : Architectures.TextbookCnn();
+    Console.WriteLine(new Sequential(FashionMnist.ImageShape, architecture, options.Seed).Summary());
+    double validationSplit = options.Modern ? 0.1 : 0.2;
+    Console.WriteLine($"SIMD {Simd.Best}, {options.Threads} threads; {validationSplit * 100:0}% of the training images held out for validation");
     var epochs = new List<EpochResult>();
     ConsoleReport.EpochHeader();
-    var trainer = ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions
+    var settings = new ConvNetOptions
     {
+        Layers = options.Modern ? Architectures.ModernCnn() : null,
         Epochs = options.Epochs,
         BatchSize = options.BatchSize,
         Seed = options.Seed,
         Threads = options.Threads,
-        ValidationSplit = 0.2,
+        ValidationSplit = validationSplit,
         EarlyStopping = new EarlyStopping(Patience: 2, RestoreBestWeights: true),
-        BatchProgress = new ProgressBar(),
         Progress = new InlineProgress<EpochResult>(e =>
         {
             epochs.Add(e);
             Console.WriteLine(ConsoleReport.EpochLine(e));
         }),
-    });
+    };
+    if (options.Modern)
+    {
+        // The modern recipe: AdamW, a one-epoch linear warm-up to 2e-3 then a cosine to zero over the remaining epochs,
+        // label smoothing 0.1; every epoch runs (the schedule needs them) and the best validation epoch is kept.
+        long stepsPerEpoch = ((long)(train.Count * (1 - validationSplit)) + options.BatchSize - 1) / options.BatchSize;
+        settings.Optimizer = ConvNetOptimizer.AdamW;
+        settings.WeightDecay = 0.05f;
+        settings.LearningRate = new CosineDecay(0f, Math.Max(1, (options.Epochs - 1) * stepsPerEpoch), warmupTarget: 2e-3f, warmupSteps: stepsPerEpoch);
+        settings.LabelSmoothing = 0.1f;
+        settings.EarlyStopping = new EarlyStopping(Patience: options.Epochs, RestoreBestWeights: true);
+    }
+    var trainer = ml.MulticlassClassification.Trainers.ConvNet(settings);
     var pipeline = preprocessing.Append(trainer).Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
     var trainClock = Stopwatch.StartNew();
     ITransformer model = pipeline.Fit(trainView);
@@ -127,7 +141,7 @@ try
     // ---- the course's pictures
     var pictures = new List<string>();
     string Picture(string name) { string path = Path.Combine(output, name); pictures.Add(path); return path; }
-    Pictures.Filters((Conv2D)cnn.Network.CopyNetwork().Layers[0], Picture("filters-conv2d.png"));
+    Pictures.Filters(cnn.Network.CopyNetwork().Layers.OfType<Conv2D>().First(), Picture("filters-conv2d.png"));
     Pictures.TrainingCurves(epochs, Picture("training-curves.png"));
 
     // One ankle boot, as the course shows, through the feature-map transform.

@@ -42,11 +42,34 @@ public partial class ExampleTests
         }
     }
 
+    [Fact]
+    public void TheModernArchitectureTrainsForAnEpochWithItsReportModelZipAndCurves()
+    {
+        string output = Directory.CreateTempSubdirectory("mlnetconv-modern").FullName;
+        try
+        {
+            string stdout = Run(["--architecture", "modern", "--epochs", "2", "--output", output]);
+            Assert.Contains("random_flip (RandomFlip)", stdout);
+            Assert.Contains("Non-trainable params: 704", stdout);
+            Assert.Contains("10% of the training images held out for validation", stdout);
+            Assert.Contains("reloaded: predictions identical", stdout);
+            double accuracy = double.Parse(TestAccuracy().Match(stdout).Groups[1].Value, CultureInfo.InvariantCulture);
+            Assert.True(accuracy > 0.5, $"test accuracy {accuracy} after two epochs of the modern CNN (chance is 0.1)");
+            using var curves = SKBitmap.Decode(Path.Combine(output, "training-curves.png"));
+            Assert.True(curves is { Width: > 1000 }, "the curves have a third panel, the learning rate");
+        }
+        finally
+        {
+            Directory.Delete(output, recursive: true);
+        }
+    }
+
     [Theory]
     [InlineData("--epochs zero", "error: --epochs needs a whole number; got 'zero'. (FashionMnist --help lists the options)")]
     [InlineData("--batch 0", "error: --batch needs a positive number; got 0. (FashionMnist --help lists the options)")]
     [InlineData("--frobnicate", "error: Unknown option --frobnicate. (FashionMnist --help lists the options)")]
     [InlineData("--output", "error: --output needs a value. (FashionMnist --help lists the options)")]
+    [InlineData("--architecture resnet", "error: --architecture is textbook or modern; got 'resnet'. (FashionMnist --help lists the options)")]
     [InlineData("--data x --download", "error: Give --data or --download, not both. (FashionMnist --help lists the options)")]
     [InlineData("--download --mirror ftp://example.org/", "error: --mirror needs an http(s) URL; got 'ftp://example.org/'. (FashionMnist --help lists the options)")]
     public void BadArgumentsExitWith2AndOneErrorLine(string arguments, string expected)

@@ -65,17 +65,17 @@ public static class Pictures
         surface.Save(path);
     }
 
-    /// <summary>Loss and accuracy per epoch, training and validation, side by side.</summary>
+    /// <summary>Loss and accuracy per epoch, training and validation, and the learning rate of each epoch's last update, side by side.</summary>
     public static void TrainingCurves(IReadOnlyList<EpochResult> epochs, string path)
     {
         ArgumentNullException.ThrowIfNull(epochs);
         if (epochs.Count == 0) throw new ArgumentException("No epochs to plot.", nameof(epochs));
         const int panel = 360, height = 260;
-        using var surface = new Figure(2 * panel + 3 * Margin, height + 2 * Margin + 24, "Training curves");
-        Plot(surface, new SKRect(Margin, Margin + 24, Margin + panel, Margin + 24 + height), "loss",
-            epochs.Select(e => e.Loss).ToArray(), epochs.Select(e => e.ValidationLoss ?? double.NaN).ToArray());
-        Plot(surface, new SKRect(2 * Margin + panel, Margin + 24, 2 * Margin + 2 * panel, Margin + 24 + height), "accuracy",
-            epochs.Select(e => e.Accuracy).ToArray(), epochs.Select(e => e.ValidationAccuracy ?? double.NaN).ToArray());
+        using var surface = new Figure(3 * panel + 4 * Margin, height + 2 * Margin + 24, "Training curves");
+        SKRect Panel(int i) => new(Margin + i * (panel + Margin), Margin + 24, Margin + i * (panel + Margin) + panel, Margin + 24 + height);
+        Plot(surface, Panel(0), "loss", epochs.Select(e => e.Loss).ToArray(), epochs.Select(e => e.ValidationLoss ?? double.NaN).ToArray());
+        Plot(surface, Panel(1), "accuracy", epochs.Select(e => e.Accuracy).ToArray(), epochs.Select(e => e.ValidationAccuracy ?? double.NaN).ToArray());
+        Plot(surface, Panel(2), "learning rate", epochs.Select(e => (double)e.LearningRate).ToArray(), [.. epochs.Select(_ => double.NaN)], "rate");
         surface.Save(path);
     }
 
@@ -101,7 +101,7 @@ public static class Pictures
         surface.Save(path);
     }
 
-    private static void Plot(Figure surface, SKRect area, string name, double[] train, double[] validation)
+    private static void Plot(Figure surface, SKRect area, string name, double[] train, double[] validation, string trainLabel = "train")
     {
         var plot = new SKRect(area.Left + 44, area.Top + 8, area.Right - 8, area.Bottom - 30);
         double[] all = train.Concat(validation).Where(double.IsFinite).ToArray();
@@ -116,7 +116,7 @@ public static class Pictures
             double v = min + (max - min) * i / 4;
             float y = (float)(plot.Bottom - (v - min) / (max - min) * plot.Height);
             surface.Line(plot.Left - 4, y, plot.Left, y, SKColors.Gray);
-            surface.Text(v.ToString("0.###", System.Globalization.CultureInfo.InvariantCulture), plot.Left - 6, y + 4, 10, SKTextAlign.Right);
+            surface.Text(v.ToString(Math.Abs(max) < 0.01 ? "0.###E0" : "0.###", System.Globalization.CultureInfo.InvariantCulture), plot.Left - 6, y + 4, 10, SKTextAlign.Right);
         }
         int n = train.Length;
         float X(int epoch) => n == 1 ? plot.MidX : plot.Left + (plot.Width * epoch / (n - 1));
@@ -128,7 +128,7 @@ public static class Pictures
         Series(surface, validation, X, Y, new SKColor(255, 127, 14));
         // The legend goes in the corner the curves leave empty: top right while they fall, bottom right while they rise.
         float legend = train[^1] < train[0] ? plot.Top + 14 : plot.Bottom - 22;
-        surface.Text("— train", plot.Right - 80, legend, 11, SKTextAlign.Left, new SKColor(31, 119, 180));
+        surface.Text($"— {trainLabel}", plot.Right - 80, legend, 11, SKTextAlign.Left, new SKColor(31, 119, 180));
         if (validation.Any(double.IsFinite)) surface.Text("— validation", plot.Right - 80, legend + 14, 11, SKTextAlign.Left, new SKColor(255, 127, 14));
     }
 
