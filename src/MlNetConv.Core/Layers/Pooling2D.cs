@@ -1,6 +1,5 @@
 using MlNetConv.Core.Geometry;
 using MlNetConv.Core.Tensors;
-using MlNetConv.Core.Threading;
 
 namespace MlNetConv.Core.Layers;
 
@@ -50,12 +49,12 @@ public abstract class Pooling2D : Layer
     private Window2D Geometry(Shape input) =>
         Window2D.Create(input.Height, input.Width, PoolSize.Rows, PoolSize.Columns, Strides.Rows, Strides.Columns, Padding);
 
-    internal override void ForwardPass(LayerPass pass) => pass.Pool.Run(((PoolBuffers)pass.Buffers!).Bind(pass).ForwardWork, pass.Batch);
+    internal override void ForwardPass(LayerPass pass) => ImageByImageBuffers.RunForward(pass);
 
-    internal override void BackwardPass(LayerPass pass) => pass.Pool.Run(((PoolBuffers)pass.Buffers!).Bind(pass).BackwardWork, pass.Batch);
+    internal override void BackwardPass(LayerPass pass) => ImageByImageBuffers.RunBackward(pass);
 
     internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) =>
-        new PoolBuffers(this, training ? CreateIndexBuffer(capacity) : null);
+        new ImageByImageBuffers(this, ForwardImage, BackwardImage, training ? CreateIndexBuffer(capacity) : null);
 
     /// <summary>Per-output indices the backward pass needs (max pooling), or null.</summary>
     private protected virtual int[]? CreateIndexBuffer(int capacity) => null;
@@ -75,44 +74,4 @@ public abstract class Pooling2D : Layer
 
     private protected static ((int, int) Pool, (int, int) Strides, Padding Padding) ReadPoolingConfig(BinaryReader reader) =>
         ((reader.ReadInt32(), reader.ReadInt32()), (reader.ReadInt32(), reader.ReadInt32()), (Padding)reader.ReadByte());
-
-    private sealed class PoolBuffers : LayerBuffers
-    {
-        private readonly Pooling2D layer;
-        private readonly int[]? indices;
-        private LayerPass pass = null!;
-
-        public PoolBuffers(Pooling2D layer, int[]? indices)
-        {
-            this.layer = layer;
-            this.indices = indices;
-            ForwardWork = new Work<PoolBuffers>(this, static (b, n) => b.Forward(n));
-            BackwardWork = new Work<PoolBuffers>(this, static (b, n) => b.Backward(n));
-        }
-
-        public IParallelWork ForwardWork { get; }
-
-        public IParallelWork BackwardWork { get; }
-
-        public PoolBuffers Bind(LayerPass current)
-        {
-            pass = current;
-            return this;
-        }
-
-        private void Forward(int n)
-        {
-            int inSize = layer.InputShape.Size, outSize = layer.OutputShape.Size;
-            layer.ForwardImage(pass.Input.AsSpan(n * inSize, inSize), pass.Output.AsSpan(n * outSize, outSize),
-                indices is null ? default : indices.AsSpan(n * outSize, outSize));
-        }
-
-        private void Backward(int n)
-        {
-            if (pass.InputGradient is not { } dx) return;
-            int inSize = layer.InputShape.Size, outSize = layer.OutputShape.Size;
-            layer.BackwardImage(pass.OutputGradient.AsSpan(n * outSize, outSize),
-                indices is null ? default : indices.AsSpan(n * outSize, outSize), dx.AsSpan(n * inSize, inSize));
-        }
-    }
 }

@@ -10,22 +10,12 @@ internal static class BatchNormReference
     public static void ForwardTraining(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         Span<float> mean, Span<float> variance, int batch, int channels, int area, float epsilon)
     {
-        int m = batch * area;
         for (int c = 0; c < channels; c++)
         {
-            double sum = 0, squares = 0;
-            for (int n = 0; n < batch; n++)
-                for (int i = 0; i < area; i++) sum += x[(n * channels + c) * area + i];
-            double mu = sum / m;
-            for (int n = 0; n < batch; n++)
-                for (int i = 0; i < area; i++)
-                {
-                    double d = x[(n * channels + c) * area + i] - mu;
-                    squares += d * d;
-                }
+            var (mu, sigma2) = Moments(x, batch, channels, area, c);
             mean[c] = (float)mu;
-            variance[c] = (float)(squares / m);
-            double inverseStd = 1 / Math.Sqrt(squares / m + epsilon);
+            variance[c] = (float)sigma2;
+            double inverseStd = 1 / Math.Sqrt(sigma2 + epsilon);
             for (int n = 0; n < batch; n++)
                 for (int i = 0; i < area; i++)
                 {
@@ -42,13 +32,8 @@ internal static class BatchNormReference
         int m = batch * area;
         for (int c = 0; c < channels; c++)
         {
-            double sum = 0, squares = 0;
-            for (int n = 0; n < batch; n++)
-                for (int i = 0; i < area; i++) sum += x[(n * channels + c) * area + i];
-            double mu = sum / m;
-            for (int n = 0; n < batch; n++)
-                for (int i = 0; i < area; i++) squares += Math.Pow(x[(n * channels + c) * area + i] - mu, 2);
-            double sigma = Math.Sqrt(squares / m + epsilon), sumDy = 0, sumDyXhat = 0;
+            var (mu, sigma2) = Moments(x, batch, channels, area, c);
+            double sigma = Math.Sqrt(sigma2 + epsilon), sumDy = 0, sumDyXhat = 0;
             for (int n = 0; n < batch; n++)
                 for (int i = 0; i < area; i++)
                 {
@@ -65,5 +50,17 @@ internal static class BatchNormReference
                     dx[at] = (float)(gamma[c] / (m * sigma) * (m * dy[at] - sumDy - (x[at] - mu) / sigma * sumDyXhat));
                 }
         }
+    }
+
+    /// <summary>Channel c's mean and biased variance, in double.</summary>
+    private static (double Mean, double Variance) Moments(ReadOnlySpan<float> x, int batch, int channels, int area, int c)
+    {
+        double sum = 0, squares = 0;
+        for (int n = 0; n < batch; n++)
+            for (int i = 0; i < area; i++) sum += x[(n * channels + c) * area + i];
+        double mean = sum / (batch * area);
+        for (int n = 0; n < batch; n++)
+            for (int i = 0; i < area; i++) squares += Math.Pow(x[(n * channels + c) * area + i] - mean, 2);
+        return (mean, squares / (batch * area));
     }
 }
