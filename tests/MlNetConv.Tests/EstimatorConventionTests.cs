@@ -91,10 +91,19 @@ public class EstimatorConventionTests
         Assert.Contains("Vector<Single, 784>", error.Message);
     }
 
-    [Fact]
-    public void SavedAndLoadedInProcessGivesTheSameScores()
+    [Theory]
+    [InlineData("small")]
+    [InlineData("modern layers")]
+    public void SavedAndLoadedInProcessGivesTheSameScores(string architecture)
     {
-        var model = Ml.Transforms.Conversion.MapValueToKey("Label").Append(Ml.MulticlassClassification.Trainers.ConvNet(Small())).Fit(InMemory(100));
+        ConvNetOptions options = Small();
+        if (architecture == "modern layers")
+            options.Layers =
+            [
+                new RandomFlip(FlipMode.Horizontal), new RandomTranslation(0.1, 0.1), new Conv2D(4, 3, 2, useBias: false), new BatchNormalization(),
+                new ActivationLayer(Activation.Relu), new GlobalMaxPooling2D(), new Dense(10, Activation.Softmax),
+            ];
+        var model = Ml.Transforms.Conversion.MapValueToKey("Label").Append(Ml.MulticlassClassification.Trainers.ConvNet(options)).Fit(InMemory(100));
         IDataView test = InMemory(20, start: 500);
         using var stream = new MemoryStream();
         Ml.Model.Save(model, test.Schema, stream);
