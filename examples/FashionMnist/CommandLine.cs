@@ -9,8 +9,8 @@ internal sealed record CommandLine(string? DataDir, bool Download, string CacheD
     /// <summary>--architecture: textbook (the default, the Keras textbook CNN and its set-up) or modern.</summary>
     public bool Modern { get; init; }
 
-    /// <summary>Epochs at most: as given, else 20 for the textbook (early stopping ends it) and 12 for the modern CNN (its cosine schedule's length).</summary>
-    public int Epochs => EpochsGiven ?? (Modern ? 12 : 20);
+    /// <summary>Epochs at most (default 20): the textbook stops early; the modern CNN runs them all, its cosine schedule spanning them.</summary>
+    public int Epochs => EpochsGiven ?? 20;
 
     /// <summary>--help: print <see cref="Usage"/> and exit 0.</summary>
     public bool Help { get; init; }
@@ -26,7 +26,7 @@ internal sealed record CommandLine(string? DataDir, bool Download, string CacheD
         "  --mirror URL   with --download: fetch from this mirror instead (repeat for several, tried in order)\n" +
         "  --from-png     export the images to PNG class folders and train from the files (LoadImages → ConvertToGrayscale → ResizeImages → ExtractPixels)\n" +
         "  --architecture textbook (default: the Keras textbook CNN, Adam, 20% validation, early stopping, up to 20 epochs) or modern\n" +
-        "                 (augmentation, BatchNormalization, global pooling; AdamW, cosine schedule with warm-up, label smoothing, 10% validation, 12 epochs)\n" +
+        "                 (flips, BatchNormalization; AdamW, cosine schedule with warm-up, label smoothing, 10% validation, all 20 epochs)\n" +
         "  --output DIR   where model.zip and the pictures go (default fashion-mnist-output)";
 
     /// <summary>

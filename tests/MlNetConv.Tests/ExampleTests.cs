@@ -50,7 +50,7 @@ public partial class ExampleTests
         {
             string stdout = Run(["--architecture", "modern", "--epochs", "2", "--output", output]);
             Assert.Contains("random_flip (RandomFlip)", stdout);
-            Assert.Contains("Non-trainable params: 704", stdout);
+            Assert.Contains("Non-trainable params: 448", stdout);
             Assert.Contains("10% of the training images held out for validation", stdout);
             Assert.Contains("reloaded: predictions identical", stdout);
             double accuracy = double.Parse(TestAccuracy().Match(stdout).Groups[1].Value, CultureInfo.InvariantCulture);
