@@ -108,7 +108,7 @@ public static class Pictures
         double min = all.Min(), max = all.Max();
         if (max - min < 1e-9) { min -= 0.5; max += 0.5; }
         double pad = (max - min) * 0.08;
-        min -= pad;
+        min = all.Min() >= 0 ? Math.Max(min - pad, 0) : min - pad; // a quantity that cannot be negative gets no negative axis
         max += pad;
         surface.Stroke(plot, SKColors.Gray);
         for (int i = 0; i <= 4; i++)
