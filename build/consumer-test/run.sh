@@ -122,6 +122,13 @@ for project in MlNetConv.Core MlNetConv MlNetConv.Hosting; do
   [ "$(cat "$restored")" = "$packed" ] || fail "the restored $project $version is not the package just packed"
 done
 run() { local name=$1; shift; dotnet "$consumer/$name/bin/Release/net10.0/$name.dll" "$@"; }
+# check_accuracy SAMPLE OUTPUT SED_PATTERN MINIMUM: the accuracy a sample printed is there and plausible.
+check_accuracy() {
+  local accuracy
+  accuracy=$(sed -n "$3" <<<"$2")
+  [ -n "$accuracy" ] || fail "the $1 sample printed no test accuracy"
+  awk -v a="$accuracy" -v m="$4" 'BEGIN { exit !(a >= m && a <= 1) }' || fail "the $1 sample's test accuracy $accuracy is not plausible (expected at least $4)"
+}
 
 # ---- the ML.NET sample on PNG files
 images="$work/images"
@@ -132,9 +139,7 @@ mkdir -p "$runs"
 step "the README's ML.NET sample, 2 epochs on 3,000 PNG files"
 output=$(cd "$runs" && run Pipeline "$images" "$images/train.tsv" "$images/test.tsv" 2 2>&1) || { echo "$output"; fail "the ML.NET sample exited non-zero"; }
 echo "$output"
-accuracy=$(sed -n 's/^test accuracy \([0-9.]*\),.*/\1/p' <<<"$output")
-[ -n "$accuracy" ] || fail "the ML.NET sample printed no test accuracy"
-awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.65 && a <= 1) }' || fail "test accuracy $accuracy is not plausible (expected at least 0.65)"
+check_accuracy ML.NET "$output" 's/^test accuracy \([0-9.]*\),.*/\1/p' 0.65
 grep -q '^Total params: 333,526' <<<"$output" || fail "the ML.NET sample printed no model summary of the textbook CNN"
 grep -qE '^test/.*: predicted .+ \(.*%\), labelled ' <<<"$output" || fail "the ML.NET sample printed no prediction"
 [ -s "$runs/model.zip" ] || fail "the ML.NET sample wrote no model.zip"
@@ -179,9 +184,7 @@ echo "$(head -n 1 <<<"$results")"
 step "the README's engine sample, 1 epoch"
 output=$(cd "$runs" && run Engine "$repo/data/fashion-mnist-subset" 1 2>&1) || { echo "$output"; fail "the engine sample exited non-zero"; }
 echo "$output" | tail -n 4
-accuracy=$(sed -n 's/.*Accuracy = \([0-9.]*\),.*/\1/p' <<<"$output")
-[ -n "$accuracy" ] || fail "the engine sample printed no accuracy"
-awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.65 && a <= 1) }' || fail "engine test accuracy $accuracy is not plausible (expected at least 0.65)"
+check_accuracy engine "$output" 's/.*Accuracy = \([0-9.]*\),.*/\1/p' 0.65
 grep -q '^reloaded: 333,526 parameters' <<<"$output" || fail "the engine sample did not reload its network"
 
 # ---- the gradients sample: the course's worked example, then a short custom loop
@@ -199,9 +202,7 @@ grep -qE '^step 60: loss [0-9.]+' <<<"$output" || fail "the gradients sample's l
 step "the README's custom-architecture sample, 1 epoch"
 output=$(cd "$runs" && run CustomArchitecture "$repo/data/fashion-mnist-subset" 1 2>&1) || { echo "$output"; fail "the custom-architecture sample exited non-zero"; }
 echo "$output" | tail -n 3
-accuracy=$(sed -n 's/^test accuracy \([0-9.]*\),.*/\1/p' <<<"$output")
-[ -n "$accuracy" ] || fail "the custom-architecture sample printed no test accuracy"
-awk -v a="$accuracy" 'BEGIN { exit !(a >= 0.6 && a <= 1) }' || fail "custom-architecture test accuracy $accuracy is not plausible (expected at least 0.6)"
+check_accuracy custom-architecture "$output" 's/^test accuracy \([0-9.]*\),.*/\1/p' 0.6
 grep -q 'conv2d_1 (Conv2D) *(None, 32, 14, 14)' <<<"$output" || fail "the custom-architecture sample's summary lacks conv2d_1 at (32, 14, 14)"
 
 for id in mlnetconv mlnetconv.core mlnetconv.hosting; do rm -rf "${global%/}/$id/$version"; done
