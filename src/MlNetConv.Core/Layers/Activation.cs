@@ -1,4 +1,6 @@
 using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Onnx;
+using MlNetConv.Core.Tensors;
 
 namespace MlNetConv.Core.Layers;
 
@@ -51,4 +53,31 @@ internal static class ActivationFunctions
             default: throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation.");
         }
     }
+
+    /// <summary>
+    /// Adds the function's ONNX node after value <paramref name="input"/> (N samples of <paramref name="shape"/>), named after
+    /// <paramref name="layerName"/>; returns its output value, or <paramref name="input"/> for the linear function.
+    /// </summary>
+    public static string ToOnnx(this Activation activation, IOnnxGraph graph, string input, Shape shape, string layerName)
+    {
+        string? op = activation switch
+        {
+            Activation.Linear => null,
+            Activation.Relu => "Relu",
+            Activation.Sigmoid => "Sigmoid",
+            Activation.Tanh => "Tanh",
+            Activation.Softmax => "Softmax",
+            _ => throw new ArgumentOutOfRangeException(nameof(activation), activation, "Unknown activation."),
+        };
+        if (op is null) return input;
+        string output = graph.AddValue(layerName, shape);
+        IOnnxNode node = graph.AddNode(op, $"{layerName}/{op.ToLowerInvariant()}", [input], [output]);
+        // Softmax over each sample's units: axis 1 of (N, D) means the same in every opset.
+        if (activation == Activation.Softmax) node.Attribute("axis", 1L);
+        return output;
+    }
+
+    /// <summary>The name of the value a layer's own operator writes: the layer's, or a pre-activation one when an activation follows.</summary>
+    public static string PreActivationName(this Activation activation, string layerName) =>
+        activation == Activation.Linear ? layerName : $"{layerName}/preactivation";
 }

@@ -1,4 +1,5 @@
 using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
 
 namespace MlNetConv.Core.Layers;
@@ -51,6 +52,8 @@ public sealed class ActivationLayer : Layer
     }
 
     internal override void WriteConfig(BinaryWriter writer) => writer.Write((byte)Activation);
+
+    internal override string ToOnnx(IOnnxGraph graph, string input) => Activation.ToOnnx(graph, input, OutputShape, Name);
 
     internal static ActivationLayer ReadConfig(BinaryReader reader, string name) => new((Activation)reader.ReadByte(), name);
 }

@@ -24,6 +24,9 @@ public sealed class AveragePooling2D : Pooling2D
     /// <inheritdoc />
     public override string TypeName => "AveragePooling2D";
 
+    // count_include_pad = 0, ONNX's default: a window over the padding averages its real values only, as Keras does.
+    private protected override string OnnxOperator => "AveragePool";
+
     /// <inheritdoc />
     public override Layer Clone() => new AveragePooling2D(PoolSize, Strides, Padding, Name);
 

@@ -1,4 +1,5 @@
 using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
 using MlNetConv.Core.Threading;
 
@@ -114,6 +115,25 @@ public sealed class BatchNormalization : Layer
         writer.Write(Epsilon);
         writer.Write(Center);
         writer.Write(Scale);
+    }
+
+    /// <summary>
+    /// ONNX BatchNormalization with the moving statistics (prediction's formula, over axis 1 of (N, C, H, W) or (N, D)),
+    /// kept as its own operator rather than folded into a neighbour: the graph reads like the model, and runtimes fold it.
+    /// </summary>
+    internal override string ToOnnx(IOnnxGraph graph, string input)
+    {
+        string[] inputs =
+        [
+            input,
+            graph.AddInitializer($"{Name}/gamma", Gamma, Channels),
+            graph.AddInitializer($"{Name}/beta", Beta, Channels),
+            graph.AddInitializer($"{Name}/moving_mean", MovingMean, Channels),
+            graph.AddInitializer($"{Name}/moving_variance", MovingVariance, Channels),
+        ];
+        string output = graph.AddValue(Name, OutputShape);
+        graph.AddNode("BatchNormalization", Name, inputs, [output]).Attribute("epsilon", (float)Epsilon);
+        return output;
     }
 
     internal static BatchNormalization ReadConfig(BinaryReader reader, string name) =>

@@ -1,6 +1,7 @@
 using System.Numerics.Tensors;
 using MlNetConv.Core.Geometry;
 using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
 using MlNetConv.Core.Threading;
 
@@ -137,6 +138,16 @@ public sealed class Conv2D : Layer
         writer.Write((byte)Padding);
         writer.Write((byte)Activation);
         writer.Write(UseBias);
+    }
+
+    /// <summary>Conv with kernel (filters, C, rows, columns) and bias, explicit pads, then the activation.</summary>
+    internal override string ToOnnx(IOnnxGraph graph, string input)
+    {
+        string kernel = graph.AddInitializer($"{Name}/kernel", Kernel, Filters, shape.InputChannels, KernelSize.Rows, KernelSize.Columns);
+        string[] inputs = UseBias ? [input, kernel, graph.AddInitializer($"{Name}/bias", Bias, Filters)] : [input, kernel];
+        string output = graph.AddValue(Activation.PreActivationName(Name), OutputShape);
+        graph.AddNode("Conv", Name, inputs, [output]).Window(shape.Window).Attribute("dilations", [1L, 1L]).Attribute("group", 1L);
+        return Activation.ToOnnx(graph, output, OutputShape, Name);
     }
 
     internal static Conv2D ReadConfig(BinaryReader reader, string name) =>

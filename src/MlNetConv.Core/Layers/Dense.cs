@@ -1,5 +1,6 @@
 using System.Numerics.Tensors;
 using MlNetConv.Core.Kernels;
+using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
 using MlNetConv.Core.Threading;
 
@@ -88,6 +89,16 @@ public sealed class Dense : Layer
         writer.Write(Units);
         writer.Write((byte)Activation);
         writer.Write(UseBias);
+    }
+
+    /// <summary>Gemm, Y = X·W + B with W (inputs, units) (MatMul without bias), then the activation.</summary>
+    internal override string ToOnnx(IOnnxGraph graph, string input)
+    {
+        string kernel = graph.AddInitializer($"{Name}/kernel", Kernel, Inputs, Units);
+        string output = graph.AddValue(Activation.PreActivationName(Name), OutputShape);
+        if (UseBias) graph.AddNode("Gemm", Name, [input, kernel, graph.AddInitializer($"{Name}/bias", Bias, Units)], [output]);
+        else graph.AddNode("MatMul", Name, [input, kernel], [output]);
+        return Activation.ToOnnx(graph, output, OutputShape, Name);
     }
 
     internal static Dense ReadConfig(BinaryReader reader, string name) =>

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
 
 namespace MlNetConv.Core.Layers;
@@ -61,6 +62,9 @@ public sealed class Dropout : Layer
     }
 
     internal override void WriteConfig(BinaryWriter writer) => writer.Write(Rate);
+
+    /// <summary>Dropout drops nothing in prediction: no node.</summary>
+    internal override string ToOnnx(IOnnxGraph graph, string input) => input;
 
     internal static Dropout ReadConfig(BinaryReader reader, string name) => new(reader.ReadDouble(), name);
 

@@ -1,3 +1,4 @@
+using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
 
 namespace MlNetConv.Core.Layers;
@@ -24,6 +25,15 @@ public sealed class Flatten(string? name = null) : Layer(name)
 
     internal override void WriteConfig(BinaryWriter writer)
     {
+    }
+
+    /// <summary>ONNX Flatten at axis 1 keeps channels-first order, as this layer does; a flat input passes through.</summary>
+    internal override string ToOnnx(IOnnxGraph graph, string input)
+    {
+        if (InputShape.Rank == 1) return input;
+        string output = graph.AddValue(Name, OutputShape);
+        graph.AddNode("Flatten", Name, [input], [output]).Attribute("axis", 1L);
+        return output;
     }
 
     internal static Flatten ReadConfig(BinaryReader reader, string name) => new(name);

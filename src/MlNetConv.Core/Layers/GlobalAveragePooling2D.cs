@@ -9,6 +9,8 @@ public sealed class GlobalAveragePooling2D(string? name = null) : GlobalPooling2
     /// <inheritdoc />
     public override string TypeName => "GlobalAveragePooling2D";
 
+    private protected override string OnnxOperator => "GlobalAveragePool";
+
     /// <inheritdoc />
     public override Layer Clone() => new GlobalAveragePooling2D(Name);
 

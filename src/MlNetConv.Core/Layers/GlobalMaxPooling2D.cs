@@ -11,6 +11,8 @@ public sealed class GlobalMaxPooling2D(string? name = null) : GlobalPooling2D(na
     /// <inheritdoc />
     public override string TypeName => "GlobalMaxPooling2D";
 
+    private protected override string OnnxOperator => "GlobalMaxPool";
+
     /// <inheritdoc />
     public override Layer Clone() => new GlobalMaxPooling2D(Name);
 

@@ -1,3 +1,4 @@
+using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
 
 namespace MlNetConv.Core.Layers;
@@ -31,6 +32,19 @@ public abstract class GlobalPooling2D : Layer
 
     internal override void WriteConfig(BinaryWriter writer)
     {
+    }
+
+    /// <summary>The ONNX operator over each channel: GlobalMaxPool or GlobalAveragePool.</summary>
+    private protected abstract string OnnxOperator { get; }
+
+    /// <summary>The global operator gives (N, C, 1, 1); Flatten makes it (N, C), Keras's <c>keepdims=False</c>.</summary>
+    internal override string ToOnnx(IOnnxGraph graph, string input)
+    {
+        string pooled = graph.AddValue($"{Name}/pooled", Shape.Image(InputShape.Channels, 1, 1));
+        graph.AddNode(OnnxOperator, Name, [input], [pooled]);
+        string output = graph.AddValue(Name, OutputShape);
+        graph.AddNode("Flatten", $"{Name}/flatten", [pooled], [output]).Attribute("axis", 1L);
+        return output;
     }
 
     private protected abstract void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices);

@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
 using MlNetConv.Core.Threading;
 
@@ -140,6 +141,13 @@ public abstract partial class Layer
 
     /// <summary>Writes the layer's configuration (not its weights) for the network format.</summary>
     internal abstract void WriteConfig(BinaryWriter writer);
+
+    /// <summary>
+    /// Adds the ONNX nodes that compute this layer's prediction after value <paramref name="input"/> (N samples of
+    /// <see cref="InputShape"/>); returns the value holding its output. A layer that does nothing in prediction returns
+    /// <paramref name="input"/>.
+    /// </summary>
+    internal abstract string ToOnnx(IOnnxGraph graph, string input);
 
     /// <summary>A layer-specific error message prefix: "Layer 'conv2d' (Conv2D)".</summary>
     private protected string Describe() => string.IsNullOrEmpty(Name) ? $"Layer {TypeName}" : $"Layer '{Name}' ({TypeName})";

@@ -28,6 +28,8 @@ public sealed class MaxPooling2D : Pooling2D
     /// <inheritdoc />
     public override Layer Clone() => new MaxPooling2D(PoolSize, Strides, Padding, Name);
 
+    private protected override string OnnxOperator => "MaxPool";
+
     private protected override int[] CreateIndexBuffer(int capacity) => new int[(long)capacity * OutputShape.Size];
 
     private protected override void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices) =>

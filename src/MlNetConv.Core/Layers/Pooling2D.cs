@@ -1,4 +1,5 @@
 using MlNetConv.Core.Geometry;
+using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
 
 namespace MlNetConv.Core.Layers;
@@ -70,6 +71,17 @@ public abstract class Pooling2D : Layer
         writer.Write(Strides.Rows);
         writer.Write(Strides.Columns);
         writer.Write((byte)Padding);
+    }
+
+    /// <summary>The ONNX operator over each window: MaxPool or AveragePool.</summary>
+    private protected abstract string OnnxOperator { get; }
+
+    /// <summary>The pooling operator with explicit pads; padded positions never count (Keras's max and mean of the window's real values).</summary>
+    internal override string ToOnnx(IOnnxGraph graph, string input)
+    {
+        string output = graph.AddValue(Name, OutputShape);
+        graph.AddNode(OnnxOperator, Name, [input], [output]).Window(Window);
+        return output;
     }
 
     private protected static ((int, int) Pool, (int, int) Strides, Padding Padding) ReadPoolingConfig(BinaryReader reader) =>

@@ -1,3 +1,4 @@
+using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
 using MlNetConv.Core.Threading;
 
@@ -49,6 +50,9 @@ public abstract class RandomAugmentation : Layer
         }
         pass.Pool.Run(((Buffers)pass.Buffers!).Bind(pass).BackwardWork, pass.Batch);
     }
+
+    /// <summary>Augmentation is the identity in prediction: no node.</summary>
+    internal override string ToOnnx(IOnnxGraph graph, string input) => input;
 
     /// <summary>Draws one image's transform into <paramref name="draws"/> (<see cref="DrawsPerImage"/> values).</summary>
     private protected abstract void Draw(Random random, Span<float> draws);
