@@ -23,7 +23,7 @@ namespace MlNetConv;
 /// | Input column data type | Feature: known-size vector of Single (C·H·W); Label: key |
 /// | Output column data type | Score: vector of Single (class probabilities); PredictedLabel: key |
 /// | Required NuGet in addition to Microsoft.ML | MlNetConv |
-/// | Exportable to ONNX | No |
+/// | Exportable to ONNX | Yes: the transformer through ML.NET's ConvertToOnnx, or its network alone with ExportToOnnx |
 /// ]]></format>
 /// </remarks>
 public sealed class ConvNetTrainer : IEstimator<ConvNetTransformer>

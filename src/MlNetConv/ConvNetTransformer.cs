@@ -1,9 +1,10 @@
-using MlNetConv.Core;
 using System.Numerics.Tensors;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
-using MlNetConv.Core.Tensors;
+using MlNetConv.Core;
+using MlNetConv.Core.Onnx;
 
 namespace MlNetConv;
 
@@ -39,6 +40,27 @@ public sealed class ConvNetTransformer : NetworkTransformerBase
 
     /// <summary>The output key column of the most probable class.</summary>
     public string PredictedLabelColumnName { get; }
+
+    /// <summary>
+    /// Writes the network as an ONNX model (<see cref="OnnxExport"/>): input <c>input</c>, (N, C, H, W) floats holding what
+    /// the feature column holds (e.g. ExtractPixels's values); outputs <c>probabilities</c> (N, classes) and
+    /// <c>class_index</c> (N) int64, counting from 0 in <see cref="ClassNames"/> order; the class names in the metadata
+    /// (unless <paramref name="options"/> gives others). Image loading and resizing stay outside: ONNX cannot express them.
+    /// To convert a whole pipeline whose steps can all be ONNX, use ML.NET's <c>mlContext.Model.ConvertToOnnx</c>.
+    /// </summary>
+    public void ExportToOnnx(Stream stream, OnnxExportOptions? options = null)
+    {
+        options ??= new OnnxExportOptions();
+        Engine.ExportToOnnx(stream, options.ClassNames is null ? options with { ClassNames = classNames } : options);
+    }
+
+    /// <summary>Writes the network as an ONNX model to the file at <paramref name="path"/> (created or replaced); see <see cref="ExportToOnnx(Stream, OnnxExportOptions?)"/>.</summary>
+    public void ExportToOnnx(string path, OnnxExportOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var file = File.Create(path);
+        ExportToOnnx(file, options);
+    }
 
     // *** Version history ***
     // 0x00010001: initial. Strings: feature, score and predicted-label column names, then the class names.
@@ -115,6 +137,22 @@ public sealed class ConvNetTransformer : NetworkTransformerBase
             new DataViewSchema.DetachedColumn(ScoreColumnName, new VectorDataViewType(NumberDataViewType.Single, k), score.ToAnnotations()),
             new DataViewSchema.DetachedColumn(PredictedLabelColumnName, new KeyDataViewType(typeof(uint), k), predicted.ToAnnotations()),
         ];
+    }
+
+    // Score: the network's last values; PredictedLabel: ArgMax + 1 as a uint32 key, as ML.NET's multiclass scorers write it.
+    private protected override void SaveOutputsAsOnnx(OnnxContext ctx, IOnnxGraph graph, string input)
+    {
+        DataViewSchema.DetachedColumn[] columns = CreateOutputColumns();
+        string score = ctx.AddIntermediateVariable(columns[0].Type, ScoreColumnName);
+        ctx.CreateNode("Identity", OnnxExport.AddNetwork(Engine, graph, input), score, ctx.GetNodeName("MlNetConv/score"), "");
+        string index = ctx.AddIntermediateVariable(NumberDataViewType.Int64, "MlNetConv/class_index");
+        OnnxNode argMax = ctx.CreateNode("ArgMax", score, index, ctx.GetNodeName("MlNetConv/argmax"), "");
+        argMax.AddAttribute("axis", 1L);
+        argMax.AddAttribute("keepdims", 1L);
+        string key = ctx.AddIntermediateVariable(NumberDataViewType.Int64, "MlNetConv/key");
+        ctx.CreateNode("Add", [index, ctx.AddInitializer(1L, "MlNetConv/one")], [key], ctx.GetNodeName("MlNetConv/add"), "");
+        string predicted = ctx.AddIntermediateVariable(columns[1].Type, PredictedLabelColumnName);
+        ctx.CreateNode("Cast", key, predicted, ctx.GetNodeName("MlNetConv/cast"), "").AddAttribute("to", typeof(uint));
     }
 
     // Column 0: the probabilities; column 1: the most probable class as a key (keys count from 1; 0 means missing).

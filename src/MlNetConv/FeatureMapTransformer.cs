@@ -1,8 +1,10 @@
-using MlNetConv.Core;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
+using MlNetConv.Core;
 using MlNetConv.Core.Layers;
+using MlNetConv.Core.Onnx;
 
 namespace MlNetConv;
 
@@ -83,6 +85,14 @@ public sealed class FeatureMapTransformer : NetworkTransformerBase
     }
 
     private protected override Delegate CreateOutputGetter(int index, IScoredRow row) => VectorGetter(row);
+
+    // The network's layers up to this one.
+    private protected override void SaveOutputsAsOnnx(OnnxContext ctx, IOnnxGraph graph, string input)
+    {
+        string output = ctx.AddIntermediateVariable(CreateOutputColumns()[0].Type, OutputColumnName);
+        string activations = OnnxExport.AddNetwork(Engine, graph, input, through: Engine.GetLayer(Layer.Name));
+        ctx.CreateNode("Identity", activations, output, ctx.GetNodeName("MlNetConv/feature_maps"), "");
+    }
 }
 
 /// <summary>
@@ -97,7 +107,7 @@ public sealed class FeatureMapTransformer : NetworkTransformerBase
 /// | Input column data type | Known-size vector of Single (C·H·W) |
 /// | Output column data type | Vector of Single: (C, H, W) feature maps or a flat layer's values |
 /// | Required NuGet in addition to Microsoft.ML | MlNetConv |
-/// | Exportable to ONNX | No |
+/// | Exportable to ONNX | Yes |
 /// ]]></format>
 /// </remarks>
 public sealed class FeatureMapEstimator : IEstimator<FeatureMapTransformer>

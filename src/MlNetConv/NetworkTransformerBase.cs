@@ -1,8 +1,11 @@
-using MlNetConv.Core;
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Model.OnnxConverter;
 using Microsoft.ML.Runtime;
+using MlNetConv.Core;
+using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
+using MlNetConv.Onnx;
 
 namespace MlNetConv;
 
@@ -55,6 +58,23 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
 
     /// <summary>A getter for output column <paramref name="index"/> that reads the current row's outputs from <paramref name="row"/>.</summary>
     private protected abstract Delegate CreateOutputGetter(int index, IScoredRow row);
+
+    /// <summary>
+    /// Writes the output columns as ONNX nodes for ML.NET's <c>ConvertToOnnx</c>, after <paramref name="input"/>: the
+    /// feature column as (N, C, H, W), the network's input.
+    /// </summary>
+    private protected abstract void SaveOutputsAsOnnx(OnnxContext ctx, IOnnxGraph graph, string input);
+
+    /// <summary>The feature column reshaped to the network's input ((N, C, H, W), or (N, D) for flat samples), then the outputs.</summary>
+    private void SaveAsOnnx(OnnxContext ctx)
+    {
+        var graph = new OnnxContextGraph(ctx);
+        long[] dimensions = OnnxModelWriter.BatchDimensions(InputShape);
+        string shape = ctx.AddInitializer(dimensions, [dimensions.Length], "MlNetConv/input_shape");
+        string input = graph.AddValue("input", InputShape);
+        ctx.CreateNode("Reshape", [ctx.GetVariableName(FeatureColumnName), shape], [input], ctx.GetNodeName("MlNetConv/reshape"), "");
+        SaveOutputsAsOnnx(ctx, graph, input);
+    }
 
     /// <summary>Scores rows in batches of <see cref="ScoringBatch"/> on all the network's threads.</summary>
     /// <remarks>
@@ -138,7 +158,8 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
         return getters;
     }
 
-    private sealed class Mapper : MapperBase
+    // ISaveAsOnnx: ML.NET's ConvertToOnnx reaches the network through the row mapper (and BatchScoringDataView).
+    private sealed class Mapper : MapperBase, ISaveAsOnnx
     {
         private readonly NetworkTransformerBase parent;
         private readonly int featureIndex;
@@ -169,6 +190,10 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
         }
 
         protected override void SaveModel(ModelSaveContext ctx) => ((ICanSaveModel)parent).Save(ctx);
+
+        public bool CanSaveOnnx(OnnxContext ctx) => true;
+
+        public void SaveAsOnnx(OnnxContext ctx) => parent.SaveAsOnnx(ctx);
     }
 
     // Scores the row a cursor is on, once per position.
@@ -193,8 +218,11 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
         }
     }
 
-    /// <summary>The input's columns plus the outputs, computed a batch of rows at a time.</summary>
-    private sealed class BatchScoringDataView : IDataView
+    /// <summary>
+    /// The input's columns plus the outputs, computed a batch of rows at a time. A data transform over its input, as the
+    /// view ML.NET's own row-to-row transformers return, so ConvertToOnnx walks through it to the transforms before.
+    /// </summary>
+    private sealed class BatchScoringDataView : ITransformCanSaveOnnx
     {
         private readonly NetworkTransformerBase parent;
         private readonly IDataView input;
@@ -210,7 +238,17 @@ public abstract class NetworkTransformerBase : RowToRowTransformerBase, ITransfo
 
         public DataViewSchema Schema { get; }
 
+        public IDataView Source => input;
+
         public bool CanShuffle => false;
+
+        // Saved as ML.NET saves its own row-mapping views, which load back through the mapper's registered loader.
+        void ICanSaveModel.Save(ModelSaveContext ctx) =>
+            ((ICanSaveModel)new RowToRowMapperTransform(parent.Host, input, parent.MakeRowMapper(input.Schema), parent.MakeRowMapper)).Save(ctx);
+
+        bool ICanSaveOnnx.CanSaveOnnx(OnnxContext ctx) => true;
+
+        void ISaveAsOnnx.SaveAsOnnx(OnnxContext ctx) => parent.SaveAsOnnx(ctx);
 
         public long? GetRowCount() => input.GetRowCount();
 

@@ -94,11 +94,18 @@ public static class OnnxExport
         model.ExportToOnnx(file, options);
     }
 
-    /// <summary>Adds the model's layers to <paramref name="graph"/> after value <paramref name="input"/>; returns the last layer's value.</summary>
-    internal static string AddNetwork(Sequential model, IOnnxGraph graph, string input)
+    /// <summary>
+    /// Adds the model's layers to <paramref name="graph"/> after value <paramref name="input"/>, all of them or those up to
+    /// <paramref name="through"/>; returns the value of the last one added.
+    /// </summary>
+    internal static string AddNetwork(Sequential model, IOnnxGraph graph, string input, Layer? through = null)
     {
         string value = input;
-        foreach (Layer layer in model.Layers) value = layer.ToOnnx(graph, value);
+        foreach (Layer layer in model.Layers)
+        {
+            value = layer.ToOnnx(graph, value);
+            if (layer == through) break;
+        }
         return value;
     }
 
