@@ -1,5 +1,6 @@
 using Microsoft.ML;
 using Microsoft.ML.Data;
+using Microsoft.ML.Runtime;
 using Microsoft.ML.Transforms.Image;
 using MlNetConv.Core.Layers;
 
@@ -32,6 +33,27 @@ public class ScoringTests(TrainedPipeline trained)
         }
         Assert.Equal(trained.Images.TestCount * 10, fromBatches.Length);
         Assert.True(fromBatches.AsSpan().SequenceEqual(scores.ToArray()), "batched and row-by-row scores differ");
+    }
+
+    [Fact]
+    public void TheScoringViewSavesAndLoadsAsAnMlNetDataTransform()
+    {
+        IDataView features = TrainedPipeline.Preprocessing(trained.Ml, trained.Images.Root).Fit(trained.Train).Transform(trained.Test);
+        var view = (IDataTransform)trained.Cnn.Transform(features);
+        Assert.Same(features, view.Source);
+
+        IHostEnvironment env = trained.Ml;
+        using var stream = new MemoryStream();
+        using (var repository = RepositoryWriter.CreateNew(stream, env))
+        {
+            ModelSaveContext.SaveModel(repository, view, "View");
+            repository.Commit();
+        }
+        stream.Position = 0;
+        using var reader = RepositoryReader.Open(stream, env);
+        ModelLoadContext.LoadModel<IDataTransform, SignatureLoadDataTransform>(env, out IDataTransform loaded, reader, "View", features);
+
+        Assert.Equal(view.GetColumn<float[]>("Score").SelectMany(s => s), loaded.GetColumn<float[]>("Score").SelectMany(s => s));
     }
 
     [Fact]
