@@ -1,6 +1,7 @@
 // The course's "classify fashion products with a CNN", in .NET: the Keras textbook CNN trained on Fashion-MNIST inside
 // an ML.NET pipeline, as the textbook does it (20% validation, Adam, batch 32, early stopping with patience 2 and
-// restore-best, up to 20 epochs), then a test report, model.zip, and the course's pictures.
+// restore-best, up to 20 epochs), then a test report, model.zip, model.onnx (checked by ONNX Runtime), and the course's
+// pictures.
 using System.Diagnostics;
 using System.Globalization;
 using FashionMnistExample;
@@ -135,6 +136,19 @@ try
     if (!identical)
     {
         Console.Error.WriteLine($"error: the model reloaded from {zip} scores the test images differently from the trained one.");
+        return 1;
+    }
+
+    // ---- model.onnx: the network alone, for ONNX Runtime anywhere; checked here by ONNX Runtime on the test images
+    string onnx = Path.Combine(output, "model.onnx");
+    cnn.ExportToOnnx(onnx);
+    var (onnxDifference, labelsDiffer) = OnnxCheck.CompareWithOnnxRuntime(onnx, scored.GetColumn<float[]>("Features").ToArray(), before, cnn.ClassNames.Count);
+    Console.WriteLine($"saved {onnx} ({new FileInfo(onnx).Length / 1024.0:F0} KiB, ONNX opset {MlNetConv.Core.Onnx.OnnxExport.OpsetVersion}); " +
+        $"ONNX Runtime on the {test.Count:N0} test images: max |difference| {onnxDifference:0.0e+00}, " +
+        (labelsDiffer == 0 ? "predicted labels identical" : $"{labelsDiffer} PREDICTED LABELS DIFFER"));
+    if (labelsDiffer != 0 || !(onnxDifference <= 1e-5f))
+    {
+        Console.Error.WriteLine($"error: ONNX Runtime scores {onnx} differently from MlNetConv.");
         return 1;
     }
 

@@ -23,6 +23,8 @@ public partial class ExampleTests
             string stdout = Run(["--epochs", "1", "--output", output, .. fromPng ? new[] { "--from-png" } : []]);
             Assert.Contains("Total params: 333,526", stdout);
             Assert.Contains("reloaded: predictions identical", stdout);
+            Assert.Matches(@"model\.onnx \(\d+ KiB, ONNX opset 13\); ONNX Runtime on the 2,000 test images: max \|difference\| \d\.\de[-+]\d\d, predicted labels identical", stdout);
+            Assert.True(new FileInfo(Path.Combine(output, "model.onnx")).Length > 1_000_000, "model.onnx holds the weights");
             Assert.Contains("confusion matrix", stdout);
             double accuracy = double.Parse(TestAccuracy().Match(stdout).Groups[1].Value, CultureInfo.InvariantCulture);
             Assert.True(accuracy > 0.6, $"test accuracy {accuracy} after one epoch (chance is 0.1)");
@@ -53,6 +55,7 @@ public partial class ExampleTests
             Assert.Contains("Non-trainable params: 448", stdout);
             Assert.Contains("10% of the training images held out for validation", stdout);
             Assert.Contains("reloaded: predictions identical", stdout);
+            Assert.Contains("predicted labels identical", stdout);
             double accuracy = double.Parse(TestAccuracy().Match(stdout).Groups[1].Value, CultureInfo.InvariantCulture);
             Assert.True(accuracy > 0.5, $"test accuracy {accuracy} after two epochs of the modern CNN (chance is 0.1)");
             using var curves = SKBitmap.Decode(Path.Combine(output, "training-curves.png"));
