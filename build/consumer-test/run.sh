@@ -9,7 +9,9 @@
 #   - the README's engine sample (examples/Samples/Engine/Program.cs, verbatim) for one epoch;
 #   - the README's gradients sample (examples/Samples/Gradients/Program.cs, verbatim): the course's numbers and 60
 #     steps of its custom loop;
-#   - the README's custom-architecture sample (examples/Samples/CustomArchitecture/Program.cs, verbatim) for one epoch.
+#   - the README's custom-architecture sample (examples/Samples/CustomArchitecture/Program.cs, verbatim) for one epoch;
+#   - the README's ONNX sample (examples/Samples/Onnx/Program.cs, verbatim) for one epoch: model.onnx in ONNX Runtime
+#     and pipeline.onnx (ML.NET's ConvertToOnnx) back in ML.NET.
 # Any failure exits non-zero with the reason. KEEP_CONSUMER_TEST=1 keeps the temporary folder.
 set -euo pipefail
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1
@@ -95,6 +97,10 @@ project Worker "$repo/examples/Samples/Worker/Program.cs" "$(reference MlNetConv
 project Engine "$repo/examples/Samples/Engine/Program.cs" "$(reference MlNetConv.Core "$version")"
 project Gradients "$repo/examples/Samples/Gradients/Program.cs" "$(reference MlNetConv.Core "$version")"
 project CustomArchitecture "$repo/examples/Samples/CustomArchitecture/Program.cs" "$(reference MlNetConv "$version")"
+project Onnx "$repo/examples/Samples/Onnx/Program.cs" "$(reference MlNetConv "$version")
+$(reference Microsoft.ML.OnnxConverter 0.23.1)
+$(reference Microsoft.ML.OnnxTransformer 5.0.1)
+$(reference Microsoft.ML.OnnxRuntime 1.31.1)"
 cat > "$consumer/Consumer.slnx" <<XML
 <Solution>
   <Project Path="Prepare/Prepare.csproj" />
@@ -103,6 +109,7 @@ cat > "$consumer/Consumer.slnx" <<XML
   <Project Path="Engine/Engine.csproj" />
   <Project Path="Gradients/Gradients.csproj" />
   <Project Path="CustomArchitecture/CustomArchitecture.csproj" />
+  <Project Path="Onnx/Onnx.csproj" />
 </Solution>
 XML
 
@@ -204,6 +211,14 @@ output=$(cd "$runs" && run CustomArchitecture "$repo/data/fashion-mnist-subset" 
 echo "$output" | tail -n 3
 check_accuracy custom-architecture "$output" 's/^test accuracy \([0-9.]*\),.*/\1/p' 0.6
 grep -q 'conv2d_1 (Conv2D) *(None, 32, 14, 14)' <<<"$output" || fail "the custom-architecture sample's summary lacks conv2d_1 at (32, 14, 14)"
+
+# ---- the ONNX sample
+step "the README's ONNX sample, 1 epoch"
+output=$(cd "$runs" && run Onnx "$repo/data/fashion-mnist-subset" 1 2>&1) || { echo "$output"; fail "the ONNX sample exited non-zero"; }
+echo "$output" | tail -n 2
+check_accuracy ONNX "$output" 's/^model.onnx in ONNX Runtime: test accuracy \([0-9.]*\);.*/\1/p' 0.6
+grep -q '^pipeline.onnx in ML.NET: 2000 of 2000 predicted labels as MlNetConv' <<<"$output" || fail "the converted pipeline's labels differ from MlNetConv's"
+[ -s "$runs/model.onnx" ] && [ -s "$runs/pipeline.onnx" ] || fail "the ONNX sample wrote no model.onnx or pipeline.onnx"
 
 for id in mlnetconv mlnetconv.core mlnetconv.hosting; do rm -rf "${global%/}/$id/$version"; done
 step "passed"
