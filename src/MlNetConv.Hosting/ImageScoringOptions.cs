@@ -43,6 +43,12 @@ public sealed class ImageScoringOptions
     /// <summary>How often the inbox is scanned in addition to file-system events (events can be missed).</summary>
     public TimeSpan PollInterval { get; set; } = TimeSpan.FromSeconds(2);
 
+    /// <summary>
+    /// The largest image accepted, in pixels (width × height); a larger one fails with the reason before it is decoded,
+    /// so one huge or forged image cannot exhaust the worker's memory.
+    /// </summary>
+    public long MaxImagePixels { get; set; } = 50_000_000;
+
     /// <summary>JSON Lines or CSV.</summary>
     public ResultFormat ResultFormat { get; set; } = ResultFormat.JsonLines;
 

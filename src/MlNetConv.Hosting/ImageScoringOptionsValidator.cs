@@ -13,6 +13,7 @@ internal sealed class ImageScoringOptionsValidator : IValidateOptions<ImageScori
         var errors = new List<string>();
         if (options.BatchSize is < 1 or > 4096) errors.Add($"ImageScoring:BatchSize must be 1 to 4096; it is {options.BatchSize}.");
         if (options.MaxDegreeOfParallelism < 1) errors.Add($"ImageScoring:MaxDegreeOfParallelism must be at least 1; it is {options.MaxDegreeOfParallelism}.");
+        if (options.MaxImagePixels < 1) errors.Add($"ImageScoring:MaxImagePixels must be at least 1; it is {options.MaxImagePixels}.");
         if (options.PollInterval <= TimeSpan.Zero) errors.Add($"ImageScoring:PollInterval must be positive; it is {options.PollInterval}.");
         if (options.FilePatterns is not { Length: > 0 } || options.FilePatterns.Any(string.IsNullOrWhiteSpace))
             errors.Add("ImageScoring:FilePatterns must list at least one non-empty pattern.");

@@ -19,7 +19,7 @@ public static class ServiceCollectionExtensions
         services.AddOptions<ImageScoringOptions>().Bind(configuration).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ImageScoringOptions>, ImageScoringOptionsValidator>());
         services.TryAddSingleton<ScoringMetrics>();
-        services.AddHostedService<ImageScoringService>();
+        services.AddHostedService<FolderInboxService>();
         return services;
     }
 }

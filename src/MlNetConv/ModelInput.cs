@@ -56,12 +56,18 @@ public static class ModelInput
     /// for example the text column of image paths that a loaded pipeline's <c>LoadImages</c> reads. Throws
     /// <see cref="ArgumentException"/> for a transformer that does not map columns one to one.
     /// </summary>
-    public static string InputColumnOf(ITransformer transformer)
+    public static string InputColumnOf(ITransformer transformer) => ColumnPairsOf(transformer)[0].Input;
+
+    /// <summary>
+    /// The (output, input) column pairs of a one-to-one transformer such as LoadImages (which column each output is made
+    /// from); throws <see cref="ArgumentException"/> for another kind of transformer.
+    /// </summary>
+    public static IReadOnlyList<(string Output, string Input)> ColumnPairsOf(ITransformer transformer)
     {
         ArgumentNullException.ThrowIfNull(transformer);
         // ML.NET 5.0.1 keeps the column pairs internal (ImageLoadingTransformer.Columns too); this layer compiles against them.
-        return transformer is OneToOneTransformerBase { ColumnPairs: [var first, ..] }
-            ? first.inputColumnName
+        return transformer is OneToOneTransformerBase { ColumnPairs: { Length: > 0 } pairs }
+            ? [.. pairs.Select(p => (p.outputColumnName, p.inputColumnName))]
             : throw new ArgumentException($"{transformer.GetType().Name} does not map one column to another.", nameof(transformer));
     }
 

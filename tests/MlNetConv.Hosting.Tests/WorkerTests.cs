@@ -40,7 +40,7 @@ public class WorkerTests(Models models)
         });
         string failed = Path.Combine(work.Outbox, "failed");
         Assert.Equal("empty file", File.ReadAllText(Path.Combine(failed, "empty.png.reason.txt")).Trim());
-        Assert.StartsWith("not a readable image", File.ReadAllText(Path.Combine(failed, "noise.png.reason.txt")));
+        Assert.StartsWith("not an image the decoder knows", File.ReadAllText(Path.Combine(failed, "noise.png.reason.txt")));
         Assert.True(File.Exists(Path.Combine(failed, "notes.png")));
         work.AssertEachScoredOnce(good);
     }

@@ -37,12 +37,13 @@ public sealed class Workspace : IDisposable
         ["ImageScoring:MaxDegreeOfParallelism"] = "2",
     };
 
-    /// <summary>A real host with the worker, configured from <paramref name="settings"/>, not yet started.</summary>
-    public static IHost CreateHost(Dictionary<string, string?> settings)
+    /// <summary>A real host with the worker, configured from <paramref name="settings"/>, not yet started; its log goes to <paramref name="log"/> if given.</summary>
+    public static IHost CreateHost(Dictionary<string, string?> settings, LogCollector? log = null)
     {
         var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { DisableDefaults = true });
         builder.Configuration.AddInMemoryCollection(settings);
-        builder.Logging.AddFilter(_ => false);
+        if (log is null) builder.Logging.AddFilter(_ => false);
+        else builder.Logging.AddProvider(log);
         builder.Services.AddImageBatchScoring(builder.Configuration.GetSection("ImageScoring"));
         return builder.Build();
     }
@@ -68,6 +69,29 @@ public sealed class Workspace : IDisposable
             File.Move(temporary, Path.Combine(Inbox, Path.GetFileName(file)));
         }
     }
+
+    /// <summary>
+    /// Leaves what a worker killed mid-batch leaves: a claim folder of a process that is gone (its lock free) holding a
+    /// batch of <paramref name="files"/>, and the hidden temporary result file and failure reason it was writing.
+    /// Returns the dead worker's id.
+    /// </summary>
+    public string LeaveDeadWorker(IEnumerable<string> files)
+    {
+        string workerId = $"deadhost-999999-{Guid.NewGuid().ToString("N")[..8]}";
+        string batchId = $"20260101T000000000-{workerId}-abcdef";
+        string batch = Directory.CreateDirectory(Path.Combine(Inbox, ".claims", workerId, batchId)).FullName;
+        File.WriteAllBytes(Path.Combine(Inbox, ".claims", workerId, "owner.lock"), []);
+        foreach (string file in files) File.Copy(file, Path.Combine(batch, Path.GetFileName(file)));
+        Directory.CreateDirectory(Path.Combine(Outbox, "failed"));
+        File.WriteAllText(Path.Combine(Outbox, $".results-{batchId}.jsonl.tmp"), "{\"file\":\"half a li");
+        File.WriteAllText(Path.Combine(Outbox, "failed", $".bad.png.reason.txt.{workerId}.tmp"), "");
+        return workerId;
+    }
+
+    /// <summary>Hidden files left in the outbox or failed/ (temporaries of interrupted writes).</summary>
+    public string[] HiddenFiles() =>
+        [.. new[] { Outbox, Path.Combine(Outbox, "failed") }.Where(Directory.Exists)
+            .SelectMany(d => Directory.GetFiles(d, ".*")).Where(f => !Path.GetFileName(f).StartsWith(".write-probe", StringComparison.Ordinal))];
 
     public void DropBytes(string name, byte[] bytes)
     {
@@ -117,4 +141,28 @@ public sealed class Workspace : IDisposable
     }
 
     public void Dispose() => Directory.Delete(Root, recursive: true);
+}
+
+/// <summary>Collects a host's log messages, to check what the worker says.</summary>
+public sealed class LogCollector : ILoggerProvider
+{
+    private readonly System.Collections.Concurrent.ConcurrentQueue<string> messages = new();
+
+    public IReadOnlyList<string> Messages => [.. messages];
+
+    public ILogger CreateLogger(string categoryName) => new Collector(messages);
+
+    public void Dispose()
+    {
+    }
+
+    private sealed class Collector(System.Collections.Concurrent.ConcurrentQueue<string> messages) : ILogger
+    {
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
+            messages.Enqueue($"{logLevel}: {formatter(state, exception)}");
+    }
 }

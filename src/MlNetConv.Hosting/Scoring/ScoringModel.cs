@@ -10,9 +10,10 @@ internal readonly record struct ImagePrediction(string PredictedLabel, (string L
 
 /// <summary>
 /// A loaded model zip: its id (the first 12 hex digits of its SHA-256) and the pipeline, checked at load: it must end in
-/// an MlNetConv CNN (MapKeyToValue may follow it) and read image files through LoadImages. The path column is the one
-/// LoadImages reads and the scores come from the CNN's own score column, whatever they are named; other input columns
-/// (a text Label that training needed) are fed their defaults.
+/// an MlNetConv CNN (MapKeyToValue may follow it) and read image files through LoadImages. The scores come from the
+/// CNN's own score column, whatever it is named; other input columns (a text Label that training needed) are fed their
+/// defaults. Images arrive decoded (<see cref="ImageDecoder"/>): the steps before LoadImages run on the defaults, the
+/// decoded images take LoadImages's place, and the steps after it run as trained, so each image is decoded once.
 /// </summary>
 internal sealed class ScoringModel
 {
@@ -20,6 +21,9 @@ internal sealed class ScoringModel
     private readonly ITransformer pipeline;
     private readonly DataViewSchema inputSchema;
     private readonly string[] classNames;
+    private readonly ITransformer[] beforeLoader, afterLoader;
+    private readonly string imageColumn;
+    private readonly DataViewType imageType;
 
     private ScoringModel(string path, ITransformer pipeline, DataViewSchema inputSchema, string id, DateTime written, long length)
     {
@@ -39,15 +43,25 @@ internal sealed class ScoringModel
                 $"(MapKeyToValue may follow it). Its transformers are {Names(chain)}.");
         Cnn = (ConvNetTransformer)chain[last];
         classNames = [.. Cnn.ClassNames];
-        ImagePathColumn = chain.OfType<ImageLoadingTransformer>().FirstOrDefault() is { } loader
-            ? ModelInput.InputColumnOf(loader)
-            : throw new InvalidDataException(
-                $"The model zip '{path}' does not read image files (it has no LoadImages step; its input is {Describe(inputSchema)}). " +
+        int loaderIndex = Array.FindIndex(chain, t => t is ImageLoadingTransformer);
+        if (loaderIndex < 0 || loaderIndex > last)
+            throw new InvalidDataException(
+                $"The model zip '{path}' does not read image files (it has no LoadImages step before its CNN; its input is {Describe(inputSchema)}). " +
                 "Train with LoadImages from files, e.g. the FashionMnist example's --from-png.");
+        var loader = (ImageLoadingTransformer)chain[loaderIndex];
+        var loaded = ModelInput.ColumnPairsOf(loader);
+        if (loaded.Count != 1)
+            throw new InvalidDataException($"The model zip '{path}' loads {loaded.Count} image columns; the worker scores pipelines that load one.");
+        (imageColumn, ImagePathColumn) = loaded[0];
+        beforeLoader = chain[..loaderIndex];
+        afterLoader = chain[(loaderIndex + 1)..];
         try
         {
             // Fails now, not on the first image, if the input cannot be supplied or the pipeline does not make the score column.
-            DataViewSchema output = pipeline.GetOutputSchema(ModelInput.Create(ml, inputSchema, ImagePathColumn, []).Schema);
+            IDataView input = ModelInput.Create(ml, inputSchema, ImagePathColumn, []);
+            DataViewSchema loaderInput = beforeLoader.Aggregate(input.Schema, (schema, step) => step.GetOutputSchema(schema));
+            imageType = loader.GetOutputSchema(loaderInput)[imageColumn].Type;
+            DataViewSchema output = pipeline.GetOutputSchema(input.Schema);
             if (output.GetColumnOrNull(Cnn.ScoreColumnName) is not { Type: VectorDataViewType })
                 throw new InvalidDataException($"The model zip '{path}' does not output its CNN's score column '{Cnn.ScoreColumnName}'.");
         }
@@ -68,7 +82,7 @@ internal sealed class ScoringModel
 
     public ConvNetTransformer Cnn { get; }
 
-    /// <summary>The input text column LoadImages reads the image paths from.</summary>
+    /// <summary>The input text column LoadImages reads the image paths from (given the images' names here).</summary>
     public string ImagePathColumn { get; }
 
     /// <summary>Loads and checks a model zip; a missing, truncated or foreign zip throws with the path in the message.</summary>
@@ -92,11 +106,13 @@ internal sealed class ScoringModel
         return info.Exists && (info.LastWriteTimeUtc != Written || info.Length != Length);
     }
 
-    /// <summary>Scores image files (already known to decode) in one batched pass through the pipeline.</summary>
-    public ImagePrediction[] Score(IReadOnlyList<string> imagePaths)
+    /// <summary>Scores decoded images (named, for the path column, by <paramref name="names"/>) in one batched pass.</summary>
+    public ImagePrediction[] Score(IReadOnlyList<string> names, IReadOnlyList<MLImage> images)
     {
-        IDataView scored = pipeline.Transform(ModelInput.Create(ml, inputSchema, ImagePathColumn, imagePaths));
-        var results = new ImagePrediction[imagePaths.Count];
+        IDataView view = beforeLoader.Aggregate(ModelInput.Create(ml, inputSchema, ImagePathColumn, names), (data, step) => step.Transform(data));
+        view = new ImageColumnDataView(view, imageColumn, imageType, images);
+        IDataView scored = afterLoader.Aggregate(view, (data, step) => step.Transform(data));
+        var results = new ImagePrediction[images.Count];
         int i = 0;
         foreach (float[] scores in scored.GetColumn<float[]>(Cnn.ScoreColumnName))
         {

@@ -10,7 +10,10 @@ namespace MlNetConv.Hosting;
 /// <item>A batch is committed by the atomic rename of its result file "results-&lt;batch&gt;" into the outbox; only then do
 /// its inputs move to done/.</item>
 /// <item>Recovery of a dead worker's batch: committed means finish moving its inputs to done/; not committed means move
-/// them back to the inbox to be scored again.</item>
+/// them back to the inbox to be scored again. The hidden temporary files a dead worker was writing (a result file, a
+/// failure's reason) are removed.</item>
+/// <item>A failed file's reason is written whole (a temporary file, then a rename) before the file moves to failed/, so
+/// failed/ never holds an empty reason.</item>
 /// </list>
 /// </summary>
 internal sealed class ClaimStore : IDisposable
@@ -69,12 +72,31 @@ internal sealed class ClaimStore : IDisposable
     /// <summary>After the batch is committed: inputs to done/, then the batch folder goes.</summary>
     public void Complete(string batchFolder) => MoveAll(batchFolder, options.Done);
 
-    /// <summary>Moves one claimed file to failed/ with a ".reason.txt" beside it.</summary>
+    /// <summary>
+    /// Moves one claimed file to failed/ with a ".reason.txt" beside it, the reason first. A kill before the file moves
+    /// leaves it claimed (recovery puts it back in the inbox) and at most a complete reason, which its next failure
+    /// replaces.
+    /// </summary>
     public void Fail(string claimed, string reason)
     {
         string target = UniqueTarget(options.Failed, Path.GetFileName(claimed));
+        string reasonFile = target + ".reason.txt";
+        string temporary = Path.Combine(options.Failed, $".{Path.GetFileName(reasonFile)}.{WorkerId}.tmp");
+        using (var writer = new FileStream(temporary, FileMode.Create, FileAccess.Write))
+        {
+            writer.Write(System.Text.Encoding.UTF8.GetBytes(reason + Environment.NewLine));
+            writer.Flush(flushToDisk: true);
+        }
+        try
+        {
+            File.Move(temporary, reasonFile, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temporary);
+            throw;
+        }
         File.Move(claimed, target);
-        File.WriteAllText(target + ".reason.txt", reason + Environment.NewLine);
     }
 
     /// <summary>Puts a batch's unscored files back in the inbox (shutdown before scoring, or recovery).</summary>
@@ -104,10 +126,19 @@ internal sealed class ClaimStore : IDisposable
                     recovered += Directory.EnumerateFiles(batch).Count();
                     Settle(batch);
                 }
+                RemoveTemporaries(Path.GetFileName(worker));
             }
             TryDelete(worker);
         }
         return recovered;
+    }
+
+    // A dead worker's half-written result files (their names hold its batch ids, so its id) and failure reasons.
+    private void RemoveTemporaries(string workerId)
+    {
+        foreach (string folder in new[] { options.Outbox, options.Failed }.Where(Directory.Exists))
+            foreach (string temporary in Directory.EnumerateFiles(folder, $".*{workerId}*.tmp"))
+                File.Delete(temporary);
     }
 
     // A committed batch's inputs go to done/; an uncommitted batch's back to the inbox.

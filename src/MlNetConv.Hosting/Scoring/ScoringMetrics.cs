@@ -20,7 +20,7 @@ public sealed class ScoringMetrics : IDisposable
         meter = meterFactory?.Create(MeterName) ?? new Meter(MeterName);
         scored = meter.CreateCounter<long>("mlnetconv.images.scored", "{image}", "Images scored and written to a result file");
         failed = meter.CreateCounter<long>("mlnetconv.images.failed", "{image}", "Images moved to the failed folder");
-        batchLatency = meter.CreateHistogram<double>("mlnetconv.batch.duration", "ms", "Time to decode, score and commit one batch");
+        batchLatency = meter.CreateHistogram<double>("mlnetconv.batch.duration", "ms", "Time to decode and score one batch");
         meter.CreateObservableGauge("mlnetconv.images.rate", () => Volatile.Read(ref lastRate), "{image}/s", "Images per second in the last batch");
     }
 

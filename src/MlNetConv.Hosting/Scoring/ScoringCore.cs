@@ -1,0 +1,106 @@
+using System.Diagnostics;
+using Microsoft.Extensions.Logging;
+using Microsoft.ML.Data;
+
+namespace MlNetConv.Hosting;
+
+/// <summary>One image to score: an id the transport gives it (a file name, a request id) and its encoded bytes.</summary>
+internal readonly record struct ImageToScore(string Id, byte[] Bytes);
+
+/// <summary>What became of one image: a prediction, or the reason it could not be scored. By which model, when.</summary>
+internal readonly record struct ScoringOutcome(string Id, ImagePrediction? Prediction, string? FailureReason, string ModelId, DateTimeOffset Time)
+{
+    public bool Scored => Prediction is not null;
+}
+
+/// <summary>
+/// The scoring every transport shares: the model zip (loaded at start, replaced between batches when the file changes),
+/// each image decoded once and completely (the unreadable ones fail with the decoder's reason, never their batch), a
+/// batch scored in one pass (one image at a time only if the batch as a whole fails), the metrics and the log lines.
+/// Transports claim the images, and commit the outcomes where they belong.
+/// </summary>
+internal sealed class ScoringCore(ImageScoringOptions options, ScoringMetrics metrics, ILogger logger)
+{
+    private ScoringModel? model;
+
+    /// <summary>The model scoring now.</summary>
+    public ScoringModel Model => model ?? throw new InvalidOperationException("The scoring core has not loaded its model yet.");
+
+    /// <summary>Loads the model zip; a missing or bad zip throws, naming the path and the problem.</summary>
+    public void LoadModel() => model = ScoringModel.Load(options.ModelPath, options.MaxDegreeOfParallelism);
+
+    /// <summary>Between batches: a replaced zip that loads takes over; one that does not (yet) is logged and the old model goes on.</summary>
+    public void ReloadModelIfReplaced()
+    {
+        if (!Model.IsStale()) return;
+        try
+        {
+            var replacement = ScoringModel.Load(options.ModelPath, options.MaxDegreeOfParallelism);
+            logger.LogInformation("Model replaced: {OldId} → {NewId}", Model.Id, replacement.Id);
+            model = replacement;
+        }
+        catch (Exception e) when (e is InvalidDataException or IOException)
+        {
+            // Possibly still being copied in; the old model keeps scoring and the next batch tries again.
+            logger.LogWarning("The model zip changed but does not load yet ({Reason}); still scoring with {ModelId}", e.Message, Model.Id);
+        }
+    }
+
+    /// <summary>Decodes and scores one batch; the outcomes are in the order of <paramref name="images"/>.</summary>
+    public ScoringOutcome[] Score(string batchId, IReadOnlyList<ImageToScore> images)
+    {
+        var clock = Stopwatch.StartNew();
+        ScoringModel current = Model;
+        var now = DateTimeOffset.UtcNow;
+        var outcomes = new ScoringOutcome[images.Count];
+        var decoded = new MLImage?[images.Count];
+        try
+        {
+            Parallel.For(0, images.Count, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism }, i =>
+            {
+                (decoded[i], string? reason) = ImageDecoder.Decode(images[i].Bytes, options.MaxImagePixels);
+                if (reason is not null) outcomes[i] = Failure(images[i].Id, reason);
+            });
+            int[] readable = [.. Enumerable.Range(0, images.Count).Where(i => decoded[i] is not null)];
+            if (readable.Length > 0)
+            {
+                try
+                {
+                    ImagePrediction[] predictions = current.Score([.. readable.Select(i => images[i].Id)], [.. readable.Select(i => decoded[i]!)]);
+                    for (int k = 0; k < readable.Length; k++) outcomes[readable[k]] = new(images[readable[k]].Id, predictions[k], null, current.Id, now);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // An image decodes but the pipeline still refuses it: score one by one so only that image fails.
+                    logger.LogWarning("Batch {Batch} failed as a whole ({Reason}); scoring its images one by one", batchId, e.Message);
+                    foreach (int i in readable) outcomes[i] = ScoreAlone(current, images[i].Id, decoded[i]!, now);
+                }
+            }
+        }
+        finally
+        {
+            foreach (MLImage? image in decoded) image?.Dispose();
+        }
+
+        int scored = outcomes.Count(o => o.Scored), failed = outcomes.Length - scored;
+        foreach (var failure in outcomes.Where(o => !o.Scored))
+            logger.LogWarning("{Image} failed: {Reason}", failure.Id, failure.FailureReason);
+        metrics.RecordBatch(scored, failed, clock.Elapsed);
+        logger.LogInformation("Batch {Batch}: {Scored} scored, {Failed} failed in {Milliseconds:F0} ms", batchId, scored, failed, clock.Elapsed.TotalMilliseconds);
+        return outcomes;
+
+        ScoringOutcome Failure(string id, string reason) => new(id, null, reason, current.Id, now);
+    }
+
+    private static ScoringOutcome ScoreAlone(ScoringModel current, string id, MLImage image, DateTimeOffset now)
+    {
+        try
+        {
+            return new(id, current.Score([id], [image])[0], null, current.Id, now);
+        }
+        catch (Exception e) when (e is not OutOfMemoryException)
+        {
+            return new(id, null, $"the model could not score it: {e.Message}", current.Id, now);
+        }
+    }
+}
