@@ -10,19 +10,35 @@ public enum ResultFormat
     Csv,
 }
 
+/// <summary>Where the worker takes images from and puts results.</summary>
+public enum ImageScoringTransport
+{
+    /// <summary>An inbox folder on one machine (the embedded default): result files in the outbox, inputs to done/ or failed/.</summary>
+    Folder,
+
+    /// <summary>A RabbitMQ quorum queue that workers on any number of machines compete for; results to a result queue.</summary>
+    RabbitMq,
+}
+
 /// <summary>Settings of the image batch-scoring worker (configuration section "ImageScoring" by convention).</summary>
 public sealed class ImageScoringOptions
 {
+    /// <summary>Folder (the default) or RabbitMq. The folder settings apply to Folder, <see cref="RabbitMq"/> to RabbitMq.</summary>
+    public ImageScoringTransport Transport { get; set; } = ImageScoringTransport.Folder;
+
+    /// <summary>The RabbitMQ transport's settings (section "ImageScoring:RabbitMq").</summary>
+    public RabbitMqOptions RabbitMq { get; set; } = new();
+
     /// <summary>
     /// The ML.NET model zip to score with: a pipeline that reads image files with LoadImages (from any path column) and
     /// ends in the MlNetConv CNN, optionally followed by MapKeyToValue. Checked at start-up.
     /// </summary>
     public string ModelPath { get; set; } = "";
 
-    /// <summary>Where images arrive. Claimed files move to Inbox/.claims while they are scored.</summary>
+    /// <summary>Folder transport: where images arrive. Claimed files move to Inbox/.claims while they are scored.</summary>
     public string Inbox { get; set; } = "";
 
-    /// <summary>Where result files go; done/ and failed/ are made inside it unless set elsewhere.</summary>
+    /// <summary>Folder transport: where result files go; done/ and failed/ are made inside it unless set elsewhere.</summary>
     public string Outbox { get; set; } = "";
 
     /// <summary>Scored inputs; default Outbox/done.</summary>
@@ -31,7 +47,7 @@ public sealed class ImageScoringOptions
     /// <summary>Unreadable inputs, each with a ".reason.txt" beside it; default Outbox/failed.</summary>
     public string? FailedDirectory { get; set; }
 
-    /// <summary>Images per scoring batch (and per result file).</summary>
+    /// <summary>Images per scoring batch (and per result file of the folder transport).</summary>
     public int BatchSize { get; set; } = 64;
 
     /// <summary>File-name patterns of the images to score.</summary>

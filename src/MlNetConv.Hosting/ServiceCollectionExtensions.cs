@@ -9,8 +9,9 @@ namespace MlNetConv.Hosting;
 public static class ServiceCollectionExtensions
 {
     /// <summary>
-    /// Adds the worker that scores images arriving in an inbox folder with an ML.NET model zip, bound to
-    /// <paramref name="configuration"/> (e.g. <c>builder.Configuration.GetSection("ImageScoring")</c>) and validated at start-up.
+    /// Adds the worker that scores images with an ML.NET model zip, bound to <paramref name="configuration"/> (e.g.
+    /// <c>builder.Configuration.GetSection("ImageScoring")</c>) and validated at start-up. Its <c>Transport</c> setting
+    /// chooses where images come from: an inbox folder (Folder, the default) or a RabbitMQ queue (RabbitMq).
     /// </summary>
     public static IServiceCollection AddImageBatchScoring(this IServiceCollection services, IConfiguration configuration)
     {
@@ -19,7 +20,9 @@ public static class ServiceCollectionExtensions
         services.AddOptions<ImageScoringOptions>().Bind(configuration).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ImageScoringOptions>, ImageScoringOptionsValidator>());
         services.TryAddSingleton<ScoringMetrics>();
-        services.AddHostedService<FolderInboxService>();
+        ImageScoringTransport transport = configuration.GetValue("Transport", ImageScoringTransport.Folder);
+        if (transport == ImageScoringTransport.RabbitMq) services.AddHostedService<RabbitMqScoringService>();
+        else services.AddHostedService<FolderInboxService>();
         return services;
     }
 }

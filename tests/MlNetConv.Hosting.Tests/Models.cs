@@ -103,5 +103,6 @@ public sealed class Models : IDisposable
     }
 }
 
+/// <summary>The worker tests share the trained models and one private RabbitMQ node; they run one after another.</summary>
 [CollectionDefinition(nameof(Models))]
-public sealed class ModelsCollection : ICollectionFixture<Models>;
+public sealed class ModelsCollection : ICollectionFixture<Models>, ICollectionFixture<RabbitMqNode>;
