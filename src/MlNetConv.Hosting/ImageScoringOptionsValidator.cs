@@ -48,10 +48,11 @@ internal sealed class ImageScoringOptionsValidator : IValidateOptions<ImageScori
     {
         if (!Uri.TryCreate(broker.Uri, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("amqp" or "amqps"))
             errors.Add($"ImageScoring:RabbitMq:Uri must be an amqp:// or amqps:// URI; it is '{broker.Uri}'.");
-        foreach (var (name, value) in new[] { ("RequestQueue", broker.RequestQueue), ("ResultQueue", broker.ResultQueue), ("DeadLetterQueue", broker.DeadLetterQueue), ("DeadLetterExchange", broker.DeadLetterExchange) })
+        var queues = new[] { ("RequestQueue", broker.RequestQueue), ("RetryQueue", broker.RetryQueue), ("ResultQueue", broker.ResultQueue), ("DeadLetterQueue", broker.DeadLetterQueue) };
+        foreach (var (name, value) in queues.Append(("DeadLetterExchange", broker.DeadLetterExchange)))
             if (string.IsNullOrWhiteSpace(value)) errors.Add($"ImageScoring:RabbitMq:{name} is not set.");
-        if (new[] { broker.RequestQueue, broker.ResultQueue, broker.DeadLetterQueue }.Distinct().Count() != 3)
-            errors.Add("ImageScoring:RabbitMq: RequestQueue, ResultQueue and DeadLetterQueue must be three different queues.");
+        if (queues.Select(q => q.Item2).Distinct().Count() != queues.Length)
+            errors.Add("ImageScoring:RabbitMq: RequestQueue, RetryQueue, ResultQueue and DeadLetterQueue must be four different queues.");
         if (broker.DeliveryLimit is < 1 or > 1000) errors.Add($"ImageScoring:RabbitMq:DeliveryLimit must be 1 to 1000; it is {broker.DeliveryLimit}.");
         if (broker.MaxQueueLength < 1) errors.Add($"ImageScoring:RabbitMq:MaxQueueLength must be at least 1; it is {broker.MaxQueueLength}.");
         if (broker.Prefetch is < 0 or > ushort.MaxValue) errors.Add($"ImageScoring:RabbitMq:Prefetch must be 0 (twice the batch size) to {ushort.MaxValue}; it is {broker.Prefetch}.");

@@ -60,6 +60,8 @@ public class RabbitMqTransportTests(Models models, RabbitMqNode node)
                      "{\"x-overflow\",\"reject-publish\"}", $"{{\"x-dead-letter-exchange\",\"{queues.Client.DeadLetterExchange}\"}}",
                      $"{{\"x-dead-letter-routing-key\",\"{queues.Client.RequestQueue}\"}}", "{\"x-max-length\",1000000}" })
             Assert.True(requestLine.Replace(" ", "").Contains(argument, StringComparison.Ordinal), $"{argument} is not among {requestLine}");
+        string retryLine = listed.Split('\n').Single(l => l.StartsWith(queues.Client.RetryQueue + "\t", StringComparison.Ordinal));
+        Assert.Equal(requestLine[requestLine.IndexOf('\t')..], retryLine[retryLine.IndexOf('\t')..]); // the same arguments
         Assert.Contains(listed.Split('\n'), l => l.StartsWith(queues.Client.ResultQueue + "\tquorum", StringComparison.Ordinal));
         Assert.Contains(listed.Split('\n'), l => l.StartsWith(queues.Client.DeadLetterQueue + "\tquorum", StringComparison.Ordinal));
 
@@ -189,6 +191,7 @@ public class RabbitMqTransportTests(Models models, RabbitMqNode node)
         {
             Uri = node.Uri,
             RequestQueue = $"{prefix}.requests",
+            RetryQueue = $"{prefix}.retry",
             ResultQueue = $"{prefix}.results",
             DeadLetterQueue = $"{prefix}.dead-letter",
             DeadLetterExchange = $"{prefix}.dlx",
@@ -202,6 +205,7 @@ public class RabbitMqTransportTests(Models models, RabbitMqNode node)
             ["ImageScoring:MaxDegreeOfParallelism"] = "2",
             ["ImageScoring:RabbitMq:Uri"] = node.Uri,
             ["ImageScoring:RabbitMq:RequestQueue"] = Client.RequestQueue,
+            ["ImageScoring:RabbitMq:RetryQueue"] = Client.RetryQueue,
             ["ImageScoring:RabbitMq:ResultQueue"] = Client.ResultQueue,
             ["ImageScoring:RabbitMq:DeadLetterQueue"] = Client.DeadLetterQueue,
             ["ImageScoring:RabbitMq:DeadLetterExchange"] = Client.DeadLetterExchange,

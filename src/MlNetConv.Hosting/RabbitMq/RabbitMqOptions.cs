@@ -3,7 +3,8 @@ namespace MlNetConv.Hosting;
 /// <summary>
 /// The RabbitMQ transport's settings (configuration section "ImageScoring:RabbitMq"). The worker declares what it
 /// needs, idempotently: a durable quorum queue of requests (explicit delivery limit, dead-lettering at least once to a
-/// dead-letter queue, publishes refused when it is full), its dead-letter exchange and queue, and the results queue.
+/// dead-letter queue, publishes refused when it is full), a retry queue of the same kind for requests whose delivery
+/// failed, their dead-letter exchange and queue, and the results queue.
 /// </summary>
 public sealed class RabbitMqOptions
 {
@@ -12,6 +13,12 @@ public sealed class RabbitMqOptions
 
     /// <summary>The quorum queue requests are published to (through the default exchange).</summary>
     public string RequestQueue { get; set; } = "mlnetconv.requests";
+
+    /// <summary>
+    /// Where a worker moves a request whose delivery failed before (its worker died or lost the connection): workers take
+    /// these one at a time, so a request that kills its worker takes no other request down with it.
+    /// </summary>
+    public string RetryQueue { get; set; } = "mlnetconv.requests.retry";
 
     /// <summary>The quorum queue results and failures are published to, with publisher confirms.</summary>
     public string ResultQueue { get; set; } = "mlnetconv.results";
@@ -23,8 +30,8 @@ public sealed class RabbitMqOptions
     public string DeadLetterExchange { get; set; } = "mlnetconv.dead-letter";
 
     /// <summary>
-    /// Deliveries of one request that may end without an ack (its worker died or lost its connection) before the broker
-    /// dead-letters it (<c>x-delivery-limit</c>).
+    /// Deliveries of one request from the retry queue that may end without an ack (its worker died or lost its
+    /// connection) before the broker dead-letters it (<c>x-delivery-limit</c>, on both request queues).
     /// </summary>
     public int DeliveryLimit { get; set; } = 5;
 

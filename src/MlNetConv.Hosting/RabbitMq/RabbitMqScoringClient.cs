@@ -74,7 +74,15 @@ public sealed class RabbitMqScoringClient : IAsyncDisposable
         string fullPath = Path.GetFullPath(path);
         string sha256;
         await using (var file = File.OpenRead(fullPath)) sha256 = Convert.ToHexStringLower(await SHA256.HashDataAsync(file, cancellationToken));
-        await PublishAsync(requestId, ScoringMessages.ReferenceContentType, new ImageReference(fullPath, sha256).ToJson(), cancellationToken);
+        await EnqueueReferenceAsync(requestId, new ImageReference(fullPath, sha256), cancellationToken);
+    }
+
+    /// <summary>Enqueues a reference whose SHA-256 the producer already knows (computed when the file was stored, say).</summary>
+    public Task EnqueueReferenceAsync(string requestId, ImageReference reference, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(requestId);
+        ArgumentNullException.ThrowIfNull(reference);
+        return PublishAsync(requestId, ScoringMessages.ReferenceContentType, reference.ToJson(), cancellationToken);
     }
 
     /// <summary>

@@ -14,8 +14,11 @@ namespace MlNetConv.Hosting;
 /// published with publisher confirms, and only then acknowledged (one multiple-ack), so a worker that dies or loses its
 /// connection loses nothing: its unacknowledged requests are delivered again, maybe to another worker, and their
 /// results may be published twice (same key; see <see cref="ScoringMessages"/>). An image that cannot be scored gets a
-/// failure result and is acknowledged like the rest; a request that keeps killing workers is dead-lettered by the
-/// broker after the delivery limit. A lost connection or a restarted broker is retried with exponential backoff.
+/// failure result and is acknowledged like the rest. A request that keeps killing workers is dead-lettered by the
+/// broker after the delivery limit while the rest go on: a request delivered again after a failed delivery
+/// (<c>x-delivery-count</c> above 0) may be what killed its worker, so it moves to the retry queue, which every worker
+/// consumes one request at a time; there a poison request takes no other down with it, and the requests in flight with
+/// it the first time are exposed once. A lost connection or a restarted broker is retried with exponential backoff.
 /// </summary>
 internal sealed class RabbitMqScoringService(IOptions<ImageScoringOptions> optionsAccessor, ScoringMetrics metrics, ILogger<RabbitMqScoringService> logger)
     : BackgroundService
@@ -77,28 +80,28 @@ internal sealed class RabbitMqScoringService(IOptions<ImageScoringOptions> optio
         }
         int prefetch = broker.Prefetch > 0 ? broker.Prefetch : 2 * options.BatchSize;
         await requests.BasicQosAsync(0, (ushort)Math.Min(prefetch, ushort.MaxValue), global: false, stoppingToken);
+        await using IChannel retries = await connection.CreateChannelAsync(cancellationToken: stoppingToken);
+        await retries.BasicQosAsync(0, 1, global: false, stoppingToken); // one at a time: a poison request holds no other
 
-        // Deliveries are copied out of the client's buffers at once; the prefetch bounds how many wait here.
+        // Deliveries of both queues, copied out of the client's buffers at once; the prefetches bound how many wait here.
         var deliveries = Channel.CreateUnbounded<Request>(new UnboundedChannelOptions { SingleReader = true });
-        var consumer = new AsyncEventingBasicConsumer(requests);
-        consumer.ReceivedAsync += (_, delivery) =>
+        void Fail(string what, ShutdownEventArgs reason) =>
+            deliveries.Writer.TryComplete(new IOException($"the {what} closed: {reason.ReplyText} ({reason.ReplyCode})"));
+        connection.ConnectionShutdownAsync += (_, reason) => { Fail("connection", reason); return Task.CompletedTask; };
+        foreach (var (channel, queue, isRetry) in new[] { (requests, broker.RequestQueue, false), (retries, broker.RetryQueue, true) })
         {
-            deliveries.Writer.TryWrite(Request.From(delivery));
-            return Task.CompletedTask;
-        };
-        connection.ConnectionShutdownAsync += (_, reason) =>
-        {
-            deliveries.Writer.TryComplete(new IOException($"the connection closed: {reason.ReplyText} ({reason.ReplyCode})"));
-            return Task.CompletedTask;
-        };
-        requests.ChannelShutdownAsync += (_, reason) =>
-        {
-            deliveries.Writer.TryComplete(new IOException($"the request channel closed: {reason.ReplyText} ({reason.ReplyCode})"));
-            return Task.CompletedTask;
-        };
-        await requests.BasicConsumeAsync(broker.RequestQueue, autoAck: false, consumer, stoppingToken);
+            var consumer = new AsyncEventingBasicConsumer(channel);
+            consumer.ReceivedAsync += (_, delivery) =>
+            {
+                deliveries.Writer.TryWrite(Request.From(delivery, channel, isRetry));
+                return Task.CompletedTask;
+            };
+            channel.ChannelShutdownAsync += (_, reason) => { Fail($"channel of {queue}", reason); return Task.CompletedTask; };
+            await channel.BasicConsumeAsync(queue, autoAck: false, consumer, stoppingToken);
+        }
         onConnected();
-        logger.LogInformation("Connected to {Broker}: consuming {Queue} with prefetch {Prefetch}", RabbitMqScoringClient.Describe(broker.Uri), broker.RequestQueue, prefetch);
+        logger.LogInformation("Connected to {Broker}: consuming {Queue} with prefetch {Prefetch} and {RetryQueue} one at a time",
+            RabbitMqScoringClient.Describe(broker.Uri), broker.RequestQueue, prefetch, broker.RetryQueue);
 
         using var deadLetters = new DeadLetterWatch(connection, broker, metrics, logger);
         while (true)
@@ -113,7 +116,17 @@ internal sealed class RabbitMqScoringService(IOptions<ImageScoringOptions> optio
                 return; // unacknowledged prefetched requests go back to the queue when the channel closes
             }
             // The batch in flight finishes even when the host is stopping: its results are published and it is acknowledged.
-            if (first is not null) await ScoreAndAcknowledgeAsync(await ReadBatchAsync(first, deliveries.Reader, stoppingToken), requests, results);
+            if (first is not null)
+            {
+                List<Request> received = await ReadBatchAsync(first, deliveries.Reader, stoppingToken);
+                // A request whose delivery failed before may be what killed its worker: it moves to the retry queue, whose
+                // requests are scored alone; fresh requests are scored together.
+                foreach (Request suspect in received.Where(r => !r.FromRetryQueue && r.FailedDeliveries > 0))
+                    await MoveToRetryQueueAsync(suspect, results);
+                List<Request> fresh = [.. received.Where(r => !r.FromRetryQueue && r.FailedDeliveries == 0)];
+                if (fresh.Count > 0) await ScoreAndAcknowledgeAsync(fresh, results);
+                foreach (Request retry in received.Where(r => r.FromRetryQueue)) await ScoreAndAcknowledgeAsync([retry], results);
+            }
             await deadLetters.CheckIfDueAsync();
         }
     }
@@ -157,7 +170,24 @@ internal sealed class RabbitMqScoringService(IOptions<ImageScoringOptions> optio
         return batch;
     }
 
-    private async Task ScoreAndAcknowledgeAsync(List<Request> batch, IChannel requests, IChannel results)
+    // Republished (confirmed) to the retry queue with its failed deliveries so far, then acknowledged here.
+    private async Task MoveToRetryQueueAsync(Request request, IChannel results)
+    {
+        logger.LogWarning("{Request} comes again after {Failures} failed deliveries: moved to {RetryQueue}, where it is scored alone",
+            request.Id, request.FailedDeliveries, broker.RetryQueue);
+        var properties = new BasicProperties(request.Properties)
+        {
+            Headers = new Dictionary<string, object?>(request.Properties.Headers ?? new Dictionary<string, object?>())
+            {
+                [PriorFailuresHeader] = request.FailedDeliveries,
+            },
+        };
+        properties.Headers.Remove("x-delivery-count");
+        await results.BasicPublishAsync("", broker.RetryQueue, mandatory: true, properties, request.Body);
+        await request.Source.BasicAckAsync(request.DeliveryTag, multiple: false);
+    }
+
+    private async Task ScoreAndAcknowledgeAsync(List<Request> batch, IChannel results)
     {
         core.ReloadModelIfReplaced();
         string batchId = $"{workerId}-{++batches}";
@@ -174,7 +204,8 @@ internal sealed class RabbitMqScoringService(IOptions<ImageScoringOptions> optio
 
         // Every result confirmed by the broker, then the whole batch acknowledged at once.
         await Task.WhenAll(scored.Concat(unreadable).Select(outcome => PublishAsync(results, ScoringResult.From(outcome)).AsTask()));
-        await requests.BasicAckAsync(batch.Max(r => r.DeliveryTag), multiple: true);
+        // One by one, each on its own channel: requests of two queues are taken out of delivery order.
+        foreach (Request request in batch) await request.Source.BasicAckAsync(request.DeliveryTag, multiple: false);
     }
 
     private ValueTask PublishAsync(IChannel results, ScoringResult result)
@@ -225,15 +256,28 @@ internal sealed class RabbitMqScoringService(IOptions<ImageScoringOptions> optio
             : (null, $"the referenced file's SHA-256 is {actual}, not the {reference.Sha256} the request states: it changed or is not the file meant");
     }
 
-    /// <summary>One delivery, copied out of the client's buffers.</summary>
-    private sealed record Request(ulong DeliveryTag, string Id, bool MissingId, string? ContentType, byte[] Body)
+    // The failed deliveries a request had in the request queue, carried to the retry queue.
+    private const string PriorFailuresHeader = "mlnetconv-failed-deliveries";
+
+    /// <summary>One delivery, copied out of the client's buffers: where it came from, and how many of its deliveries failed before.</summary>
+    private sealed record Request(IChannel Source, bool FromRetryQueue, ulong DeliveryTag, string Id, bool MissingId, IReadOnlyBasicProperties Properties,
+        byte[] Body, long FailedDeliveries)
     {
-        public static Request From(BasicDeliverEventArgs delivery)
+        public string? ContentType => Properties.ContentType;
+
+        public static Request From(BasicDeliverEventArgs delivery, IChannel source, bool fromRetryQueue)
         {
-            string? id = delivery.BasicProperties.MessageId;
-            return new Request(delivery.DeliveryTag, string.IsNullOrEmpty(id) ? $"(delivery {delivery.DeliveryTag} without a message_id)" : id,
-                string.IsNullOrEmpty(id), delivery.BasicProperties.ContentType, delivery.Body.ToArray());
+            IReadOnlyBasicProperties properties = delivery.BasicProperties;
+            string? id = properties.MessageId;
+            // Quorum queues count failed deliveries in x-delivery-count; elsewhere only the redelivered flag tells.
+            long failed = Header(properties, "x-delivery-count") ?? (delivery.Redelivered ? 1 : 0);
+            return new Request(source, fromRetryQueue, delivery.DeliveryTag,
+                string.IsNullOrEmpty(id) ? $"(delivery {delivery.DeliveryTag} without a message_id)" : id, string.IsNullOrEmpty(id),
+                new BasicProperties(properties), delivery.Body.ToArray(), failed + (Header(properties, PriorFailuresHeader) ?? 0));
         }
+
+        private static long? Header(IReadOnlyBasicProperties properties, string name) =>
+            properties.Headers?.TryGetValue(name, out object? value) == true && value is long or int ? Convert.ToInt64(value) : null;
     }
 
     /// <summary>Checks the dead-letter queue's length now and then on a channel of its own; logs and measures growth.</summary>

@@ -15,13 +15,14 @@ internal static class RabbitMqTopology
         await channel.QueueDeclareAsync(options.DeadLetterQueue, durable: true, exclusive: false, autoDelete: false, Quorum(), cancellationToken: cancellationToken);
         await channel.QueueBindAsync(options.DeadLetterQueue, options.DeadLetterExchange, options.RequestQueue, cancellationToken: cancellationToken);
         await channel.QueueDeclareAsync(options.RequestQueue, durable: true, exclusive: false, autoDelete: false, RequestQueueArguments(options), cancellationToken: cancellationToken);
+        await channel.QueueDeclareAsync(options.RetryQueue, durable: true, exclusive: false, autoDelete: false, RequestQueueArguments(options), cancellationToken: cancellationToken);
         await channel.QueueDeclareAsync(options.ResultQueue, durable: true, exclusive: false, autoDelete: false, Quorum(), cancellationToken: cancellationToken);
     }
 
     /// <summary>
     /// A replicated quorum queue with every argument explicit (brokers' defaults differ between versions): the delivery
     /// limit, dead-lettering at least once (which needs reject-publish overflow) to the dead-letter exchange with the
-    /// queue's name as routing key, and the length limit.
+    /// request queue's name as routing key (the retry queue's too: one dead-letter queue), and the length limit.
     /// </summary>
     public static Dictionary<string, object?> RequestQueueArguments(RabbitMqOptions options) => new()
     {
