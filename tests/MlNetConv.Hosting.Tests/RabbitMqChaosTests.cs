@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Xunit.Abstractions;
+using MlNetConv.Tests.Shared;
 
 namespace MlNetConv.Hosting.Tests;
 

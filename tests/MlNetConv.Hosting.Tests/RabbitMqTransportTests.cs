@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.Extensions.Hosting;
 using Microsoft.ML;
+using MlNetConv.Tests.Shared;
 
 namespace MlNetConv.Hosting.Tests;
 

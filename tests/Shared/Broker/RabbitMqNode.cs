@@ -1,13 +1,12 @@
 using System.Diagnostics;
 using System.Net;
 using System.Net.Sockets;
-using MlNetConv.Tests.Shared;
 using RabbitMQ.Client;
 
-namespace MlNetConv.Hosting.Tests;
+namespace MlNetConv.Tests.Shared;
 
 /// <summary>
-/// A private RabbitMQ node on loopback for the tests: Debian's server (installed by build/rabbitmq/install.sh when
+/// A private RabbitMQ node on loopback for the tests and the worker benchmark: Debian's server (installed by build/rabbitmq/install.sh when
 /// missing) run as this user with its own node name, ports, data folder, Erlang cookie and epmd, never the system
 /// service. It can be stopped and started again on the same data (a broker restart) and is stopped, by process id, at
 /// the end.

@@ -1,0 +1,176 @@
+using System.Diagnostics;
+using Microsoft.ML;
+using Microsoft.ML.Transforms.Image;
+using MlNetConv.Core.Data;
+using MlNetConv.Data;
+using MlNetConv.Hosting;
+using MlNetConv.Tests.Shared;
+
+namespace MlNetConv.Benchmarks;
+
+/// <summary>
+/// The batch-scoring worker end to end, on the same 28×28 PNG files: the folder inbox (claim, decode, score, result
+/// file, move) and the RabbitMQ transport (images in the messages; deliver, decode, score, publish with confirms, ack),
+/// each with 1 and 2 worker processes of examples/BatchScoringWorker, on a private broker node on loopback.
+/// <c>workers [--images N] [--batch B]</c>.
+/// </summary>
+internal static class WorkerThroughput
+{
+    public static int Run(string[] args)
+    {
+        int images = Option(args, "--images", 4000), batch = Option(args, "--batch", 128);
+        string root = Directory.CreateTempSubdirectory("mlnetconv-worker-benchmark").FullName;
+        try
+        {
+            Console.WriteLine($"CPU: {CpuModel()}, {Environment.ProcessorCount} cores; {images} images of 28×28 PNG, batch {batch}");
+            var (model, files) = Prepare(root, images);
+            var rows = new List<(string Transport, int Workers, double ImagesPerSecond)>();
+            foreach (int workers in new[] { 1, 2 }) rows.Add(("folder inbox", workers, Folder(root, model, files, workers, batch)));
+            using (var node = new RabbitMqNode())
+                foreach (int workers in new[] { 1, 2 }) rows.Add(("RabbitMQ", workers, RabbitMq(node, model, files, workers, batch).GetAwaiter().GetResult()));
+            Console.WriteLine();
+            Console.WriteLine("| transport | workers | images/s |");
+            Console.WriteLine("| --- | --- | --- |");
+            foreach (var (transport, workers, rate) in rows) Console.WriteLine($"| {transport} | {workers} | {rate:N0} |");
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    // A LoadImages model zip trained for one epoch on PNG files (scoring speed does not depend on the weights), and the
+    // images to score, flat in one folder.
+    private static (string Model, string[] Files) Prepare(string root, int count)
+    {
+        var (train, test) = FashionMnist.Load(RepositoryData.SubsetDirectory);
+        string trainIndex = Path.Combine(root, "train.tsv"), testIndex = Path.Combine(root, "test.tsv");
+        FashionMnistData.ExportPngFolders(train.Slice(0, 2000), FashionMnist.ClassNames, Path.Combine(root, "train"), trainIndex);
+        FashionMnistData.ExportPngFolders(test, FashionMnist.ClassNames, Path.Combine(root, "test"), testIndex);
+        var ml = new MLContext(seed: 1);
+        IDataView data = ml.Data.LoadFromTextFile(trainIndex,
+            [new Microsoft.ML.Data.TextLoader.Column("ImagePath", Microsoft.ML.Data.DataKind.String, 0), new Microsoft.ML.Data.TextLoader.Column("Label", Microsoft.ML.Data.DataKind.String, 1)],
+            separatorChar: '\t');
+        var pipeline = ml.Transforms.Conversion.MapValueToKey("Label")
+            .Append(ml.Transforms.LoadImages("Image", root, "ImagePath"))
+            .Append(ml.Transforms.ConvertToGrayscale("Image"))
+            .Append(ml.Transforms.ResizeImages("Image", 28, 28))
+            .Append(ml.Transforms.ExtractPixels("Features", "Image", colorsToExtract: ImagePixelExtractingEstimator.ColorBits.Red, scaleImage: 1f / 255))
+            .Append(ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions { Epochs = 1, ValidationSplit = 0, EarlyStopping = null }))
+            .Append(ml.Transforms.Conversion.MapKeyToValue("PredictedLabel"));
+        string model = Path.Combine(root, "model.zip");
+        ml.Model.Save(pipeline.Fit(data), data.Schema, model);
+        string[] sources = [.. File.ReadLines(testIndex).Select(line => Path.Combine(root, line.Split('\t')[0]))];
+        string images = Directory.CreateDirectory(Path.Combine(root, "images")).FullName;
+        string[] files = [.. Enumerable.Range(0, count).Select(i => Path.Combine(images, $"image-{i:D6}.png"))];
+        for (int i = 0; i < count; i++) File.Copy(sources[i % sources.Length], files[i]);
+        return (model, files);
+    }
+
+    private static double Folder(string root, string model, string[] files, int workers, int batch)
+    {
+        string run = Directory.CreateDirectory(Path.Combine(root, $"folder-{workers}")).FullName;
+        string inbox = Directory.CreateDirectory(Path.Combine(run, "inbox")).FullName, outbox = Path.Combine(run, "outbox");
+        string staging = Directory.CreateDirectory(Path.Combine(run, "staging")).FullName;
+        foreach (string file in files) File.Copy(file, Path.Combine(staging, Path.GetFileName(file)));
+        var settings = new Dictionary<string, string>
+        {
+            ["ImageScoring:ModelPath"] = model,
+            ["ImageScoring:Inbox"] = inbox,
+            ["ImageScoring:Outbox"] = outbox,
+            ["ImageScoring:BatchSize"] = batch.ToString(),
+            ["ImageScoring:MaxDegreeOfParallelism"] = (Environment.ProcessorCount / workers).ToString(),
+            ["ImageScoring:PollInterval"] = "00:00:00.100",
+        };
+        var processes = Enumerable.Range(0, workers).Select(_ => StartWorker(settings)).ToList();
+        WaitUntil(() => Directory.Exists(Path.Combine(inbox, ".claims")) && Directory.GetDirectories(Path.Combine(inbox, ".claims")).Length == workers, "the folder workers to start");
+        var clock = Stopwatch.StartNew();
+        foreach (string file in Directory.GetFiles(staging)) File.Move(file, Path.Combine(inbox, Path.GetFileName(file)));
+        string done = Path.Combine(outbox, "done");
+        WaitUntil(() => Directory.Exists(done) && Directory.GetFiles(done).Length == files.Length, "the folder workers to score every image");
+        double rate = files.Length / clock.Elapsed.TotalSeconds;
+        Stop(processes);
+        Console.WriteLine($"folder inbox, {workers} worker(s): {files.Length} images in {clock.Elapsed.TotalSeconds:F2} s");
+        return rate;
+    }
+
+    private static async Task<double> RabbitMq(RabbitMqNode node, string model, string[] files, int workers, int batch)
+    {
+        string prefix = $"benchmark-{workers}-{Guid.NewGuid().ToString("N")[..6]}";
+        var broker = new RabbitMqOptions
+        {
+            Uri = node.Uri,
+            RequestQueue = $"{prefix}.requests",
+            RetryQueue = $"{prefix}.retry",
+            ResultQueue = $"{prefix}.results",
+            DeadLetterQueue = $"{prefix}.dead-letter",
+            DeadLetterExchange = $"{prefix}.dlx",
+        };
+        await using (var client = await RabbitMqScoringClient.ConnectAsync(broker))
+            await client.EnqueueFolderAsync(Path.GetDirectoryName(files[0])!, ["*.png"]);
+        var settings = new Dictionary<string, string>
+        {
+            ["ImageScoring:Transport"] = "RabbitMq",
+            ["ImageScoring:ModelPath"] = model,
+            ["ImageScoring:BatchSize"] = batch.ToString(),
+            ["ImageScoring:MaxDegreeOfParallelism"] = (Environment.ProcessorCount / workers).ToString(),
+            ["ImageScoring:RabbitMq:Uri"] = broker.Uri,
+            ["ImageScoring:RabbitMq:RequestQueue"] = broker.RequestQueue,
+            ["ImageScoring:RabbitMq:RetryQueue"] = broker.RetryQueue,
+            ["ImageScoring:RabbitMq:ResultQueue"] = broker.ResultQueue,
+            ["ImageScoring:RabbitMq:DeadLetterQueue"] = broker.DeadLetterQueue,
+            ["ImageScoring:RabbitMq:DeadLetterExchange"] = broker.DeadLetterExchange,
+        };
+        var processes = Enumerable.Range(0, workers).Select(_ => StartWorker(settings)).ToList();
+        // Timed from the first result, when the workers have loaded the model and are taking requests.
+        WaitUntil(() => node.MessageCountAsync(broker.ResultQueue).Result > 0, "the first result", milliseconds: 1);
+        var clock = Stopwatch.StartNew();
+        uint first = await node.MessageCountAsync(broker.ResultQueue);
+        WaitUntil(() => node.MessageCountAsync(broker.ResultQueue).Result == files.Length, "every result");
+        double rate = (files.Length - first) / clock.Elapsed.TotalSeconds;
+        Stop(processes);
+        Console.WriteLine($"RabbitMQ, {workers} worker(s): {files.Length - first} images in {clock.Elapsed.TotalSeconds:F2} s after the first {first}");
+        return rate;
+    }
+
+    private static Process StartWorker(Dictionary<string, string> settings)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BatchScoringWorker.dll"));
+        start.ArgumentList.Add("--Logging:LogLevel:Default=Warning");
+        foreach (var (key, value) in settings) start.ArgumentList.Add($"--{key}={value}");
+        var process = Process.Start(start)!;
+        _ = process.StandardOutput.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync();
+        return process;
+    }
+
+    private static void Stop(List<Process> processes)
+    {
+        foreach (Process process in processes)
+        {
+            using (var term = Process.Start("kill", ["-TERM", process.Id.ToString()])) term.WaitForExit();
+            if (!process.WaitForExit(30_000)) process.Kill();
+        }
+    }
+
+    private static void WaitUntil(Func<bool> condition, string what, int milliseconds = 10)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            if (clock.Elapsed > TimeSpan.FromMinutes(5)) throw new TimeoutException($"Timed out waiting for {what}.");
+            Thread.Sleep(milliseconds);
+        }
+    }
+
+    private static string CpuModel() =>
+        File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown";
+
+    private static int Option(string[] args, string name, int fallback)
+    {
+        int at = Array.IndexOf(args, name);
+        return at >= 0 && at + 1 < args.Length ? int.Parse(args[at + 1]) : fallback;
+    }
+}
