@@ -42,7 +42,7 @@ internal sealed record RabbitMqCommands(string Verb, string Folder, bool Referen
         int written = 0, failures = 0, duplicates = 0;
         await foreach (ScoringResult result in client.ReadResultsAsync(Idle))
         {
-            string path = Path.Combine(Folder, FileName(result.Key) + ".json");
+            string path = Path.Combine(Folder, FileName($"{result.RequestId}.{result.ModelId}") + ".json"); // one file per key
             if (File.Exists(path))
             {
                 duplicates++;

@@ -183,6 +183,67 @@ public class RabbitMqTransportTests(Models models, RabbitMqNode node)
         Assert.Equal(1, dropped);
     }
 
+    [Fact]
+    public async Task TheWorkerExamplesEnqueueAndResultsCommandsCarryAFolderThrough()
+    {
+        var queues = new Queues(node, models);
+        string root = Directory.CreateTempSubdirectory("mlnetconv-commands").FullName;
+        try
+        {
+            string inbox = Directory.CreateDirectory(Path.Combine(root, "inbox")).FullName, collected = Path.Combine(root, "results");
+            foreach (string file in models.Pool[..40]) File.Copy(file, Path.Combine(inbox, Path.GetFileName(file)));
+            File.WriteAllText(Path.Combine(inbox, "broken.png"), "not an image");
+            string[] settings = [.. queues.Settings().Select(s => $"--{s.Key}={s.Value}")];
+            Assert.Matches(@"^enqueued 41 images from .*inbox to test-\w+\.requests in [0-9.]+ s$", RunExample(["--enqueue", inbox, .. settings]).Trim());
+
+            using (var host = Workspace.CreateHost(queues.Settings()))
+            {
+                await host.StartAsync();
+                Workspace.WaitUntil(() => node.MessageCountAsync(queues.Client.ResultQueue).Result == 41, "41 results");
+                await host.StopAsync();
+            }
+            Assert.Matches(@"^wrote 41 results \(1 failures\) to .*results; dropped 0 duplicates; none came for 1 s$",
+                RunExample(["--results", collected, "--idle", "1", .. settings]).Trim());
+            string[] files = Directory.GetFiles(collected, "*.json");
+            Assert.Equal(41, files.Length);
+            ScoringResult broken = ScoringResult.Parse(File.ReadAllBytes(Assert.Single(files, f => Path.GetFileName(f).StartsWith("broken.png.", StringComparison.Ordinal))));
+            Assert.StartsWith("not an image the decoder knows", broken.Reason);
+            Assert.Equal(2, RunExampleExitCode(["--enqueue"]));
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    private static string RunExample(string[] args)
+    {
+        using var process = StartExample(args);
+        Task<string> error = process.StandardError.ReadToEndAsync();
+        string output = process.StandardOutput.ReadToEnd();
+        Assert.True(process.WaitForExit(120_000), "the example did not end");
+        Assert.True(process.ExitCode == 0, $"the example failed ({process.ExitCode}): {output}{error.Result}");
+        return output;
+    }
+
+    private static int RunExampleExitCode(string[] args)
+    {
+        using var process = StartExample(args);
+        _ = process.StandardOutput.ReadToEndAsync();
+        _ = process.StandardError.ReadToEndAsync();
+        process.WaitForExit();
+        return process.ExitCode;
+    }
+
+    private static Process StartExample(string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
+        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BatchScoringWorker.dll"));
+        start.ArgumentList.Add("--Logging:LogLevel:Default=Warning");
+        foreach (string arg in args) start.ArgumentList.Add(arg);
+        return Process.Start(start)!;
+    }
+
     /// <summary>Queues of one test (names of their own on the shared node) and the worker settings that use them.</summary>
     private sealed class Queues(RabbitMqNode node, Models models)
     {
