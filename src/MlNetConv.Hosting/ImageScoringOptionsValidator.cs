@@ -46,8 +46,9 @@ internal sealed class ImageScoringOptionsValidator : IValidateOptions<ImageScori
 
     private static void ValidateRabbitMq(RabbitMqOptions broker, List<string> errors)
     {
-        if (!Uri.TryCreate(broker.Uri, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("amqp" or "amqps"))
-            errors.Add($"ImageScoring:RabbitMq:Uri must be an amqp:// or amqps:// URI; it is '{broker.Uri}'.");
+        string[] brokers = (broker.Uri ?? "").Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        if (brokers.Length == 0 || brokers.Any(b => !Uri.TryCreate(b, UriKind.Absolute, out Uri? uri) || uri.Scheme is not ("amqp" or "amqps")))
+            errors.Add($"ImageScoring:RabbitMq:Uri must be an amqp:// or amqps:// URI, or several separated by commas; it is '{broker.Uri}'.");
         var queues = new[] { ("RequestQueue", broker.RequestQueue), ("RetryQueue", broker.RetryQueue), ("ResultQueue", broker.ResultQueue), ("DeadLetterQueue", broker.DeadLetterQueue) };
         foreach (var (name, value) in queues.Append(("DeadLetterExchange", broker.DeadLetterExchange)))
             if (string.IsNullOrWhiteSpace(value)) errors.Add($"ImageScoring:RabbitMq:{name} is not set.");

@@ -79,12 +79,16 @@ public sealed class Workspace : IDisposable
     {
         string workerId = $"deadhost-999999-{Guid.NewGuid().ToString("N")[..8]}";
         string batchId = $"20260101T000000000-{workerId}-abcdef";
-        string batch = Directory.CreateDirectory(Path.Combine(Inbox, ".claims", workerId, batchId)).FullName;
-        File.WriteAllBytes(Path.Combine(Inbox, ".claims", workerId, "owner.lock"), []);
-        foreach (string file in files) File.Copy(file, Path.Combine(batch, Path.GetFileName(file)));
         Directory.CreateDirectory(Path.Combine(Outbox, "failed"));
         File.WriteAllText(Path.Combine(Outbox, $".results-{batchId}.jsonl.tmp"), "{\"file\":\"half a li");
         File.WriteAllText(Path.Combine(Outbox, "failed", $".bad.png.reason.txt.{workerId}.tmp"), "");
+        // Made beside the inbox and moved in whole, so a running worker never sees it half made.
+        string staged = Path.Combine(Root, "staging-claims", workerId);
+        string batch = Directory.CreateDirectory(Path.Combine(staged, batchId)).FullName;
+        File.WriteAllBytes(Path.Combine(staged, "owner.lock"), []);
+        foreach (string file in files) File.Copy(file, Path.Combine(batch, Path.GetFileName(file)));
+        Directory.CreateDirectory(Path.Combine(Inbox, ".claims"));
+        Directory.Move(staged, Path.Combine(Inbox, ".claims", workerId));
         return workerId;
     }
 

@@ -8,7 +8,11 @@ namespace MlNetConv.Hosting;
 /// </summary>
 public sealed class RabbitMqOptions
 {
-    /// <summary>The broker: <c>amqp://user:password@host:port/vhost</c>.</summary>
+    /// <summary>
+    /// The broker, <c>amqp://user:password@host:port/vhost</c>, or the nodes of a cluster separated by commas (the
+    /// credentials and virtual host of the first apply to all): each connection goes to one that answers, in random
+    /// order, so workers spread over the nodes and move to another when theirs goes down.
+    /// </summary>
     public string Uri { get; set; } = "amqp://guest:guest@localhost:5672/";
 
     /// <summary>The quorum queue requests are published to (through the default exchange).</summary>

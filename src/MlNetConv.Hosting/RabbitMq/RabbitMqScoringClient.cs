@@ -173,24 +173,39 @@ public sealed class RabbitMqScoringClient : IAsyncDisposable
         await connection.DisposeAsync();
     }
 
-    /// <summary>A connection without the client's own recovery: the worker reconnects, redeclares and resumes itself.</summary>
+    /// <summary>
+    /// A connection to one of the brokers in <see cref="RabbitMqOptions.Uri"/>, without the client's own recovery: the
+    /// worker reconnects, redeclares and resumes itself.
+    /// </summary>
     internal static async Task<IConnection> ConnectAsync(RabbitMqOptions options, string name, CancellationToken cancellationToken)
     {
+        Uri[] brokers = Brokers(options.Uri);
         var factory = new ConnectionFactory
         {
-            Uri = new Uri(options.Uri),
-            ClientProvidedName = name,
+            Uri = brokers[0],
             AutomaticRecoveryEnabled = false,
             TopologyRecoveryEnabled = false,
             RequestedHeartbeat = TimeSpan.FromSeconds(10),
         };
-        return await factory.CreateConnectionAsync(cancellationToken);
+        return await factory.CreateConnectionAsync(brokers.Select(b => new AmqpTcpEndpoint(b)).ToList(), name, cancellationToken);
     }
 
-    /// <summary>The broker's address without credentials, for log lines.</summary>
-    internal static string Describe(string uri) => Uri.TryCreate(uri, UriKind.Absolute, out Uri? parsed)
-        ? $"{parsed.Scheme}://{parsed.Host}:{(parsed.IsDefaultPort ? 5672 : parsed.Port)}{parsed.AbsolutePath}"
-        : "(an invalid URI)";
+    /// <summary>The broker URIs of a setting: one, or a cluster's nodes separated by commas.</summary>
+    internal static Uri[] Brokers(string setting) =>
+        [.. setting.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Select(u => new Uri(u))];
+
+    /// <summary>The brokers' addresses without credentials, for log lines.</summary>
+    internal static string Describe(string setting)
+    {
+        try
+        {
+            return string.Join(", ", Brokers(setting).Select(u => $"{u.Scheme}://{u.Host}:{(u.IsDefaultPort ? 5672 : u.Port)}{u.AbsolutePath}"));
+        }
+        catch (UriFormatException)
+        {
+            return "(an invalid URI)";
+        }
+    }
 
     private async Task PublishAsync(string requestId, string contentType, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {

@@ -8,35 +8,54 @@ namespace MlNetConv.Tests.Shared;
 /// <summary>
 /// A private RabbitMQ node on loopback for the tests and the worker benchmark: Debian's server (installed by build/rabbitmq/install.sh when
 /// missing) run as this user with its own node name, ports, data folder, Erlang cookie and epmd, never the system
-/// service. It can be stopped and started again on the same data (a broker restart) and is stopped, by process id, at
-/// the end.
+/// service. It can be stopped and started again on the same data (a broker restart), killed, or joined by more nodes
+/// into a cluster (<see cref="Join"/>), and is stopped, by process id, at the end.
 /// </summary>
 public sealed class RabbitMqNode : IDisposable
 {
     private const string Server = "/usr/lib/rabbitmq/bin/rabbitmq-server";
     private const string Control = "/usr/lib/rabbitmq/bin/rabbitmqctl";
-    private readonly Process epmd;
+    private static int nodes;
+    private readonly Process? epmd; // the first node's; the nodes that join it share it and its Erlang cookie
+    private readonly string cookieHome;
     private Process? node;
 
-    public RabbitMqNode()
+    public RabbitMqNode() : this(seed: null)
+    {
+    }
+
+    private RabbitMqNode(RabbitMqNode? seed)
     {
         EnsureInstalled();
         Root = Directory.CreateTempSubdirectory("mlnetconv-rabbitmq").FullName;
         AmqpPort = FreePort();
         DistributionPort = FreePort();
-        EpmdPort = FreePort();
-        Name = $"mlnetconv-test-{Environment.ProcessId}@localhost";
+        EpmdPort = seed?.EpmdPort ?? FreePort();
+        cookieHome = seed?.cookieHome ?? Root;
+        Name = $"mlnetconv-test-{Environment.ProcessId}-{Interlocked.Increment(ref nodes)}@localhost";
         Directory.CreateDirectory(Path.Combine(Root, "data"));
         Directory.CreateDirectory(Path.Combine(Root, "log"));
         File.WriteAllText(Path.Combine(Root, "enabled_plugins"), "[].");
         File.WriteAllText(Path.Combine(Root, "rabbitmq.conf"),
             $"listeners.tcp.1 = 127.0.0.1:{AmqpPort}\ndisk_free_limit.absolute = 50MB\n");
-        // Our own epmd on loopback, in the foreground, so it is ours to stop.
-        var start = new ProcessStartInfo("epmd") { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string arg in new[] { "-address", "127.0.0.1", "-port", EpmdPort.ToString() }) start.ArgumentList.Add(arg);
-        epmd = Process.Start(start)!;
+        if (seed is null)
+        {
+            // Our own epmd on loopback, in the foreground, so it is ours to stop.
+            var start = new ProcessStartInfo("epmd") { RedirectStandardOutput = true, RedirectStandardError = true };
+            foreach (string arg in new[] { "-address", "127.0.0.1", "-port", EpmdPort.ToString() }) start.ArgumentList.Add(arg);
+            epmd = Process.Start(start)!;
+        }
         Start();
+        if (seed is not null)
+        {
+            Ctl("stop_app");
+            Ctl("join_cluster", seed.Name);
+            Ctl("start_app");
+        }
     }
+
+    /// <summary>A new node that joins this one's cluster (same cookie and epmd, its own ports and data).</summary>
+    public RabbitMqNode Join() => new(this);
 
     public string Root { get; }
 
@@ -93,6 +112,14 @@ public sealed class RabbitMqNode : IDisposable
         node.WaitForExit();
     }
 
+    /// <summary>Kills the node with SIGKILL, as a crashed machine would go.</summary>
+    public void Kill()
+    {
+        if (node is not { HasExited: false }) return;
+        node.Kill(entireProcessTree: true);
+        node.WaitForExit();
+    }
+
     /// <summary>Runs rabbitmqctl against this node; returns its output, or throws with it.</summary>
     public string Ctl(params string[] args)
     {
@@ -120,15 +147,18 @@ public sealed class RabbitMqNode : IDisposable
     public void Dispose()
     {
         Stop();
-        if (!epmd.HasExited) epmd.Kill();
-        epmd.WaitForExit();
+        if (epmd is { HasExited: false })
+        {
+            epmd.Kill();
+            epmd.WaitForExit();
+        }
         Directory.Delete(Root, recursive: true);
     }
 
-    // The node's and the CLI's shared environment: the cookie under HOME, and our epmd.
+    // The node's and the CLI's shared environment: the (cluster's) cookie under HOME, and the epmd.
     private void SetEnvironment(ProcessStartInfo start)
     {
-        start.Environment["HOME"] = Root;
+        start.Environment["HOME"] = cookieHome;
         start.Environment["RABBITMQ_NODENAME"] = Name;
         start.Environment["ERL_EPMD_ADDRESS"] = "127.0.0.1";
         start.Environment["ERL_EPMD_PORT"] = EpmdPort.ToString();
