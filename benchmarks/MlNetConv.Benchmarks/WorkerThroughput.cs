@@ -74,7 +74,7 @@ internal static class WorkerThroughput
         string inbox = Directory.CreateDirectory(Path.Combine(run, "inbox")).FullName, outbox = Path.Combine(run, "outbox");
         string staging = Directory.CreateDirectory(Path.Combine(run, "staging")).FullName;
         foreach (string file in files) File.Copy(file, Path.Combine(staging, Path.GetFileName(file)));
-        var settings = new Dictionary<string, string>
+        var settings = new Dictionary<string, string?>
         {
             ["ImageScoring:ModelPath"] = model,
             ["ImageScoring:Inbox"] = inbox,
@@ -97,31 +97,10 @@ internal static class WorkerThroughput
 
     private static async Task<double> RabbitMq(RabbitMqNode node, string model, string[] files, int workers, int batch)
     {
-        string prefix = $"benchmark-{workers}-{Guid.NewGuid().ToString("N")[..6]}";
-        var broker = new RabbitMqOptions
-        {
-            Uri = node.Uri,
-            RequestQueue = $"{prefix}.requests",
-            RetryQueue = $"{prefix}.retry",
-            ResultQueue = $"{prefix}.results",
-            DeadLetterQueue = $"{prefix}.dead-letter",
-            DeadLetterExchange = $"{prefix}.dlx",
-        };
+        RabbitMqOptions broker = RabbitMqTestSettings.FreshQueues(node.Uri, $"benchmark-{workers}-{Guid.NewGuid().ToString("N")[..6]}");
         await using (var client = await RabbitMqScoringClient.ConnectAsync(broker))
             await client.EnqueueFolderAsync(Path.GetDirectoryName(files[0])!, ["*.png"]);
-        var settings = new Dictionary<string, string>
-        {
-            ["ImageScoring:Transport"] = "RabbitMq",
-            ["ImageScoring:ModelPath"] = model,
-            ["ImageScoring:BatchSize"] = batch.ToString(),
-            ["ImageScoring:MaxDegreeOfParallelism"] = (Environment.ProcessorCount / workers).ToString(),
-            ["ImageScoring:RabbitMq:Uri"] = broker.Uri,
-            ["ImageScoring:RabbitMq:RequestQueue"] = broker.RequestQueue,
-            ["ImageScoring:RabbitMq:RetryQueue"] = broker.RetryQueue,
-            ["ImageScoring:RabbitMq:ResultQueue"] = broker.ResultQueue,
-            ["ImageScoring:RabbitMq:DeadLetterQueue"] = broker.DeadLetterQueue,
-            ["ImageScoring:RabbitMq:DeadLetterExchange"] = broker.DeadLetterExchange,
-        };
+        var settings = RabbitMqTestSettings.Worker(broker, model, batch, Environment.ProcessorCount / workers);
         var processes = Enumerable.Range(0, workers).Select(_ => StartWorker(settings)).ToList();
         // Timed from the first result, when the workers have loaded the model and are taking requests.
         WaitUntil(() => node.MessageCountAsync(broker.ResultQueue).Result > 0, "the first result", milliseconds: 1);
@@ -134,7 +113,7 @@ internal static class WorkerThroughput
         return rate;
     }
 
-    private static Process StartWorker(Dictionary<string, string> settings)
+    private static Process StartWorker(Dictionary<string, string?> settings)
     {
         var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
         start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BatchScoringWorker.dll"));

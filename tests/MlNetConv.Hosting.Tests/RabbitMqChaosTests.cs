@@ -19,17 +19,8 @@ public class RabbitMqChaosTests(Models models, RabbitMqNode node, ITestOutputHel
     public async Task NothingIsLostThroughKillsADroppedConnectionAndABrokerRestart()
     {
         string root = Directory.CreateTempSubdirectory("mlnetconv-chaos").FullName;
-        string prefix = $"chaos-{Guid.NewGuid().ToString("N")[..8]}";
-        var broker = new RabbitMqOptions
-        {
-            Uri = node.Uri,
-            RequestQueue = $"{prefix}.requests",
-            RetryQueue = $"{prefix}.retry",
-            ResultQueue = $"{prefix}.results",
-            DeadLetterQueue = $"{prefix}.dead-letter",
-            DeadLetterExchange = $"{prefix}.dlx",
-            DeliveryLimit = 4,
-        };
+        RabbitMqOptions broker = RabbitMqTestSettings.FreshQueues(node.Uri, $"chaos-{Guid.NewGuid().ToString("N")[..8]}");
+        broker.DeliveryLimit = 4;
         string poison = Path.Combine(root, "poison.png");
         using (var mkfifo = Process.Start("mkfifo", [poison])) mkfifo.WaitForExit();
         byte[] png = File.ReadAllBytes(models.Pool[0]);
@@ -181,22 +172,10 @@ public class RabbitMqChaosTests(Models models, RabbitMqNode node, ITestOutputHel
         }
     }
 
-    private Dictionary<string, string> WorkerSettings(RabbitMqOptions broker, string referenceRoot) => new()
-    {
-        ["ImageScoring:Transport"] = "RabbitMq",
-        ["ImageScoring:ModelPath"] = models.ModelA,
-        ["ImageScoring:BatchSize"] = "16",
-        ["ImageScoring:MaxDegreeOfParallelism"] = "1",
-        ["ImageScoring:RabbitMq:Uri"] = broker.Uri,
-        ["ImageScoring:RabbitMq:RequestQueue"] = broker.RequestQueue,
-        ["ImageScoring:RabbitMq:RetryQueue"] = broker.RetryQueue,
-        ["ImageScoring:RabbitMq:ResultQueue"] = broker.ResultQueue,
-        ["ImageScoring:RabbitMq:DeadLetterQueue"] = broker.DeadLetterQueue,
-        ["ImageScoring:RabbitMq:DeadLetterExchange"] = broker.DeadLetterExchange,
-        ["ImageScoring:RabbitMq:DeliveryLimit"] = broker.DeliveryLimit.ToString(),
-        ["ImageScoring:RabbitMq:ReferenceRoot"] = referenceRoot,
-        ["ImageScoring:RabbitMq:ReconnectDelay"] = "00:00:00.200",
-        ["ImageScoring:RabbitMq:MaxReconnectDelay"] = "00:00:02",
-        ["Logging:LogLevel:Default"] = "Information",
-    };
+    private Dictionary<string, string?> WorkerSettings(RabbitMqOptions broker, string referenceRoot) =>
+        new(RabbitMqTestSettings.Worker(broker, models.ModelA, batchSize: 16, threads: 1))
+        {
+            ["ImageScoring:RabbitMq:ReferenceRoot"] = referenceRoot,
+            ["Logging:LogLevel:Default"] = "Information",
+        };
 }

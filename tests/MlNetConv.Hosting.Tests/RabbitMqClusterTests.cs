@@ -16,15 +16,7 @@ public class RabbitMqClusterTests(Models models, ITestOutputHelper output)
     {
         using var cluster = new RabbitMqCluster(3);
         string prefix = $"cluster-{Guid.NewGuid().ToString("N")[..8]}";
-        RabbitMqOptions Options(string uri) => new()
-        {
-            Uri = uri,
-            RequestQueue = $"{prefix}.requests",
-            RetryQueue = $"{prefix}.retry",
-            ResultQueue = $"{prefix}.results",
-            DeadLetterQueue = $"{prefix}.dead-letter",
-            DeadLetterExchange = $"{prefix}.dlx",
-        };
+        RabbitMqOptions Options(string uri) => RabbitMqTestSettings.FreshQueues(uri, prefix);
         RabbitMqOptions broker = Options(cluster.Uri);
         string[] ids = [.. Enumerable.Range(0, 1500).Select(i => $"image-{i:D4}.png")];
         await using (var client = await RabbitMqScoringClient.ConnectAsync(broker))
@@ -33,21 +25,7 @@ public class RabbitMqClusterTests(Models models, ITestOutputHelper output)
         string requestMembers = members.Split('\n').Single(l => l.StartsWith(broker.RequestQueue + "\t", StringComparison.Ordinal));
         Assert.All(cluster.Nodes, n => Assert.Contains(n.Name, requestMembers)); // replicated on every node
 
-        var settings = new Dictionary<string, string?>
-        {
-            ["ImageScoring:Transport"] = "RabbitMq",
-            ["ImageScoring:ModelPath"] = models.ModelA,
-            ["ImageScoring:BatchSize"] = "4",
-            ["ImageScoring:MaxDegreeOfParallelism"] = "1",
-            ["ImageScoring:RabbitMq:Uri"] = broker.Uri,
-            ["ImageScoring:RabbitMq:RequestQueue"] = broker.RequestQueue,
-            ["ImageScoring:RabbitMq:RetryQueue"] = broker.RetryQueue,
-            ["ImageScoring:RabbitMq:ResultQueue"] = broker.ResultQueue,
-            ["ImageScoring:RabbitMq:DeadLetterQueue"] = broker.DeadLetterQueue,
-            ["ImageScoring:RabbitMq:DeadLetterExchange"] = broker.DeadLetterExchange,
-            ["ImageScoring:RabbitMq:ReconnectDelay"] = "00:00:00.100",
-            ["ImageScoring:RabbitMq:MaxReconnectDelay"] = "00:00:01",
-        };
+        var settings = RabbitMqTestSettings.Worker(broker, models.ModelA, batchSize: 4, threads: 1);
         RabbitMqNode survivor = cluster.Nodes[0], victim = cluster.Nodes[1];
         var log = new LogCollector();
         using (var first = Workspace.CreateHost(settings, log))

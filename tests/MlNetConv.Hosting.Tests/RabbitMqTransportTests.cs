@@ -249,32 +249,9 @@ public class RabbitMqTransportTests(Models models, RabbitMqNode node)
     {
         private readonly string prefix = $"test-{Guid.NewGuid().ToString("N")[..8]}";
 
-        public RabbitMqOptions Client => new()
-        {
-            Uri = node.Uri,
-            RequestQueue = $"{prefix}.requests",
-            RetryQueue = $"{prefix}.retry",
-            ResultQueue = $"{prefix}.results",
-            DeadLetterQueue = $"{prefix}.dead-letter",
-            DeadLetterExchange = $"{prefix}.dlx",
-        };
+        public RabbitMqOptions Client => RabbitMqTestSettings.FreshQueues(node.Uri, prefix);
 
-        public Dictionary<string, string?> Settings(int batchSize = 16) => new()
-        {
-            ["ImageScoring:Transport"] = "RabbitMq",
-            ["ImageScoring:ModelPath"] = models.ModelA,
-            ["ImageScoring:BatchSize"] = batchSize.ToString(),
-            ["ImageScoring:MaxDegreeOfParallelism"] = "2",
-            ["ImageScoring:RabbitMq:Uri"] = node.Uri,
-            ["ImageScoring:RabbitMq:RequestQueue"] = Client.RequestQueue,
-            ["ImageScoring:RabbitMq:RetryQueue"] = Client.RetryQueue,
-            ["ImageScoring:RabbitMq:ResultQueue"] = Client.ResultQueue,
-            ["ImageScoring:RabbitMq:DeadLetterQueue"] = Client.DeadLetterQueue,
-            ["ImageScoring:RabbitMq:DeadLetterExchange"] = Client.DeadLetterExchange,
-            ["ImageScoring:RabbitMq:ReconnectDelay"] = "00:00:00.100",
-            ["ImageScoring:RabbitMq:MaxReconnectDelay"] = "00:00:01",
-            ["ImageScoring:RabbitMq:DeadLetterCheckInterval"] = "00:00:00.500",
-        };
+        public Dictionary<string, string?> Settings(int batchSize = 16) => RabbitMqTestSettings.Worker(Client, models.ModelA, batchSize, threads: 2);
 
         /// <summary>Reads results until <paramref name="expected"/> distinct requests have one (and, unless allowed, no duplicates).</summary>
         public async Task<List<ScoringResult>> ReadResultsAsync(int expected, bool allowDuplicates = false)
