@@ -131,6 +131,26 @@ public class WorkerTests(Models models)
     }
 
     [Fact]
+    public async Task AModelWhosePreprocessingIsANestedChainIsScored()
+    {
+        // The FashionMnist example appends its trainer to an IEstimator<ITransformer>, which nests the preprocessing
+        // chain inside the fitted one: the same steps as ModelA, one level down.
+        var ml = new MLContext();
+        ITransformer[] steps = [.. (IEnumerable<ITransformer>)ml.Model.Load(models.ModelA, out DataViewSchema schema)];
+        int cnn = Array.FindIndex(steps, t => t is ConvNetTransformer);
+        var nested = new TransformerChain<ITransformer>([new TransformerChain<ITransformer>(steps[..cnn]), .. steps[cnn..]]);
+        using var work = new Workspace(models.ModelA);
+        ml.Model.Save(nested, schema, work.ModelPath);
+        string[] images = models.Pool[..30];
+        await Workspace.RunHostUntil(work.Settings(), () => work.Done == images.Length, "every image to be scored", () => work.Drop(images));
+        work.AssertEachScoredOnce(images);
+
+        using var reference = new Workspace(models.ModelA);
+        await Workspace.RunHostUntil(reference.Settings(), () => reference.Done == images.Length, "the flat model's results", () => reference.Drop(images));
+        Assert.Equal(reference.Results().Select(r => (r.File, r.Predicted)).Order(), work.Results().Select(r => (r.File, r.Predicted)).Order());
+    }
+
+    [Fact]
     public async Task AModelZipTheWorkerCannotScoreStopsTheStartWithTheReason()
     {
         using var work = new Workspace(models.ModelA);

@@ -21,6 +21,9 @@ internal sealed class ClaimStore : IDisposable
     private const string LockName = "owner.lock";
     private readonly ImageScoringOptions options;
     private readonly FileStream ownerLock;
+    // Inbox files seen by the last scan, oldest first, not yet tried: a scan lists and dates the whole inbox, so it is
+    // made once per backlog, not once per batch (with 20,000 waiting files a scan per batch cost more than the scoring).
+    private readonly Queue<string> backlog = new();
 
     public ClaimStore(ImageScoringOptions options)
     {
@@ -35,15 +38,26 @@ internal sealed class ClaimStore : IDisposable
 
     public string WorkerFolder { get; }
 
-    /// <summary>Moves up to <paramref name="limit"/> inbox files matching the patterns into a new batch folder; returns their claimed paths.</summary>
+    /// <summary>
+    /// Moves up to <paramref name="limit"/> inbox files matching the patterns into a new batch folder, oldest first as of
+    /// the last scan of the inbox (a new scan when the files it found are used up); returns their claimed paths.
+    /// </summary>
     public (string BatchId, List<(string Original, string Claimed)> Files) Claim(int limit)
     {
         string batchId = $"{DateTime.UtcNow:yyyyMMddTHHmmssfff}-{WorkerId}-{Guid.NewGuid().ToString("N")[..6]}";
         string folder = Path.Combine(WorkerFolder, batchId);
         var files = new List<(string, string)>();
-        foreach (string path in Candidates())
+        bool scanned = false;
+        while (files.Count < limit)
         {
-            if (files.Count == limit) break;
+            if (backlog.Count == 0)
+            {
+                if (scanned) break; // at most one scan per batch: what it found is all there is
+                foreach (string candidate in Candidates()) backlog.Enqueue(candidate);
+                scanned = true;
+                if (backlog.Count == 0) break;
+            }
+            string path = backlog.Dequeue();
             if (files.Count == 0) Directory.CreateDirectory(folder);
             string claimed = Path.Combine(folder, Path.GetFileName(path));
             try
@@ -56,6 +70,7 @@ internal sealed class ClaimStore : IDisposable
                 // Another worker claimed it first, or it is still being written and locked: not ours this time.
             }
         }
+        if (files.Count == 0 && Directory.Exists(folder)) Directory.Delete(folder);
         return (batchId, files);
     }
 

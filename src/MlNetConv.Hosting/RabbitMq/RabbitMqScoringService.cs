@@ -124,8 +124,8 @@ internal sealed class RabbitMqScoringService(IOptions<ImageScoringOptions> optio
                 foreach (Request suspect in received.Where(r => !r.FromRetryQueue && r.FailedDeliveries > 0))
                     await MoveToRetryQueueAsync(suspect, results);
                 List<Request> fresh = [.. received.Where(r => !r.FromRetryQueue && r.FailedDeliveries == 0)];
-                if (fresh.Count > 0) await ScoreAndAcknowledgeAsync(fresh, results);
-                foreach (Request retry in received.Where(r => r.FromRetryQueue)) await ScoreAndAcknowledgeAsync([retry], results);
+                if (fresh.Count > 0) await ScoreAndAcknowledgeAsync(fresh, results, requests);
+                foreach (Request retry in received.Where(r => r.FromRetryQueue)) await ScoreAndAcknowledgeAsync([retry], results, retries);
             }
             await deadLetters.CheckIfDueAsync();
         }
@@ -187,7 +187,8 @@ internal sealed class RabbitMqScoringService(IOptions<ImageScoringOptions> optio
         await request.Source.BasicAckAsync(request.DeliveryTag, multiple: false);
     }
 
-    private async Task ScoreAndAcknowledgeAsync(List<Request> batch, IChannel results)
+    // Every request of the batch comes from the one channel given: it is acknowledged there with one multiple-ack.
+    private async Task ScoreAndAcknowledgeAsync(List<Request> batch, IChannel results, IChannel source)
     {
         core.ReloadModelIfReplaced();
         string batchId = $"{workerId}-{++batches}";
@@ -204,8 +205,9 @@ internal sealed class RabbitMqScoringService(IOptions<ImageScoringOptions> optio
 
         // Every result confirmed by the broker, then the whole batch acknowledged at once.
         await Task.WhenAll(scored.Concat(unreadable).Select(outcome => PublishAsync(results, ScoringResult.From(outcome)).AsTask()));
-        // One by one, each on its own channel: requests of two queues are taken out of delivery order.
-        foreach (Request request in batch) await request.Source.BasicAckAsync(request.DeliveryTag, multiple: false);
+        // One multiple-ack: the channel's requests are read in delivery order, and every earlier one was already
+        // acknowledged (scored, or moved to the retry queue before this batch was scored).
+        await source.BasicAckAsync(batch.Max(r => r.DeliveryTag), multiple: true);
     }
 
     private ValueTask PublishAsync(IChannel results, ScoringResult result)

@@ -33,7 +33,8 @@ internal sealed class ScoringModel
         Id = id;
         Written = written;
         Length = length;
-        ITransformer[] chain = pipeline is IEnumerable<ITransformer> steps ? [.. steps] : [pipeline];
+        // Chains nest when an estimator typed IEstimator<ITransformer> is appended to (as the FashionMnist example does).
+        ITransformer[] chain = [.. Steps(pipeline)];
         int last = Array.FindLastIndex(chain, t => t is ConvNetTransformer);
         if (last < 0)
             throw new InvalidDataException($"The model zip '{path}' holds no MlNetConv CNN: its transformers are {Names(chain)}.");
@@ -121,6 +122,9 @@ internal sealed class ScoringModel
         }
         return results;
     }
+
+    private static IEnumerable<ITransformer> Steps(ITransformer transformer) =>
+        transformer is IEnumerable<ITransformer> chain ? chain.SelectMany(Steps) : [transformer];
 
     private static string Names(IEnumerable<ITransformer> chain) => string.Join(" → ", chain.Select(t => t.GetType().Name));
 
