@@ -18,7 +18,7 @@ internal static class WorkerThroughput
 {
     public static int Run(string[] args)
     {
-        int images = Option(args, "--images", 4000), batch = Option(args, "--batch", 128);
+        int images = Option(args, "--images", 20000), batch = Option(args, "--batch", 128);
         string root = Directory.CreateTempSubdirectory("mlnetconv-worker-benchmark").FullName;
         try
         {
