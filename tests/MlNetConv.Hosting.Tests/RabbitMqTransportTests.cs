@@ -83,12 +83,13 @@ public class RabbitMqTransportTests(Models models, RabbitMqNode node)
     public async Task ADroppedConnectionAndABrokerRestartMidRunLoseNothing()
     {
         var queues = new Queues(node, models);
-        string[] ids = [.. Enumerable.Range(0, 1200).Select(i => $"image-{i:D4}.png")];
+        // Enough requests, scored one per batch (a publish and an ack each), that the run outlasts both interruptions.
+        string[] ids = [.. Enumerable.Range(0, 4000).Select(i => $"image-{i:D4}.png")];
         await using (var client = await RabbitMqScoringClient.ConnectAsync(queues.Client))
-            foreach (var (id, i) in ids.Select((id, i) => (id, i))) await client.EnqueueAsync(id, File.ReadAllBytes(models.Pool[i % Models.PoolSize]), "image/png");
+            await Task.WhenAll(ids.Select((id, i) => client.EnqueueAsync(id, File.ReadAllBytes(models.Pool[i % Models.PoolSize]), "image/png")));
 
         var log = new LogCollector();
-        var settings = queues.Settings(batchSize: 2);
+        var settings = queues.Settings(batchSize: 1);
         settings["ImageScoring:MaxDegreeOfParallelism"] = "1";
         using (var host = Workspace.CreateHost(settings, log))
         {
