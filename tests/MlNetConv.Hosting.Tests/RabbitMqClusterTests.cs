@@ -18,7 +18,7 @@ public class RabbitMqClusterTests(Models models, ITestOutputHelper output)
         string prefix = $"cluster-{Guid.NewGuid().ToString("N")[..8]}";
         RabbitMqOptions Options(string uri) => RabbitMqTestSettings.FreshQueues(uri, prefix);
         RabbitMqOptions broker = Options(cluster.Uri);
-        string[] ids = [.. Enumerable.Range(0, 1500).Select(i => $"image-{i:D4}.png")];
+        string[] ids = [.. Enumerable.Range(0, 3000).Select(i => $"image-{i:D4}.png")]; // enough to outlast the kill at 300
         await using (var client = await RabbitMqScoringClient.ConnectAsync(broker))
             await Task.WhenAll(ids.Select((id, i) => client.EnqueueAsync(id, File.ReadAllBytes(models.Pool[i % Models.PoolSize]), "image/png")));
         string members = cluster.Nodes[0].Ctl("list_queues", "--quiet", "--no-table-headers", "name", "members");
