@@ -115,11 +115,7 @@ internal static class WorkerThroughput
 
     private static Process StartWorker(Dictionary<string, string?> settings)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BatchScoringWorker.dll"));
-        start.ArgumentList.Add("--Logging:LogLevel:Default=Warning");
-        foreach (var (key, value) in settings) start.ArgumentList.Add($"--{key}={value}");
-        var process = Process.Start(start)!;
+        var process = WorkerProcess.Start(["--Logging:LogLevel:Default=Warning", .. WorkerProcess.Arguments(settings)]);
         _ = process.StandardOutput.ReadToEndAsync();
         _ = process.StandardError.ReadToEndAsync();
         return process;

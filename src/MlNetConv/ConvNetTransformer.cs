@@ -48,19 +48,13 @@ public sealed class ConvNetTransformer : NetworkTransformerBase
     /// (unless <paramref name="options"/> gives others). Image loading and resizing stay outside: ONNX cannot express them.
     /// To convert a whole pipeline whose steps can all be ONNX, use ML.NET's <c>mlContext.Model.ConvertToOnnx</c>.
     /// </summary>
-    public void ExportToOnnx(Stream stream, OnnxExportOptions? options = null)
-    {
-        options ??= new OnnxExportOptions();
-        Engine.ExportToOnnx(stream, options.ClassNames is null ? options with { ClassNames = classNames } : options);
-    }
+    public void ExportToOnnx(Stream stream, OnnxExportOptions? options = null) => Engine.ExportToOnnx(stream, WithClassNames(options));
 
     /// <summary>Writes the network as an ONNX model to the file at <paramref name="path"/> (created or replaced); see <see cref="ExportToOnnx(Stream, OnnxExportOptions?)"/>.</summary>
-    public void ExportToOnnx(string path, OnnxExportOptions? options = null)
-    {
-        ArgumentException.ThrowIfNullOrEmpty(path);
-        using var file = File.Create(path);
-        ExportToOnnx(file, options);
-    }
+    public void ExportToOnnx(string path, OnnxExportOptions? options = null) => Engine.ExportToOnnx(path, WithClassNames(options));
+
+    private OnnxExportOptions WithClassNames(OnnxExportOptions? options) =>
+        options is { ClassNames: not null } ? options : (options ?? new OnnxExportOptions()) with { ClassNames = classNames };
 
     // *** Version history ***
     // 0x00010001: initial. Strings: feature, score and predicted-label column names, then the class names.

@@ -40,10 +40,7 @@ public class RabbitMqChaosTests(Models models, RabbitMqNode node, ITestOutputHel
         int started = 0, killedForPoison = 0;
         void StartWorker()
         {
-            var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-            start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BatchScoringWorker.dll"));
-            foreach (var (key, value) in WorkerSettings(broker, root)) start.ArgumentList.Add($"--{key}={value}");
-            var worker = Process.Start(start)!;
+            var worker = WorkerProcess.Start(WorkerProcess.Arguments(WorkerSettings(broker, root)));
             string logFile = Path.Combine(root, $"worker-{++started}.log");
             _ = Task.Run(async () => await File.WriteAllTextAsync(logFile, await worker.StandardOutput.ReadToEndAsync()));
             _ = worker.StandardError.ReadToEndAsync();

@@ -194,7 +194,7 @@ public class RabbitMqTransportTests(Models models, RabbitMqNode node)
             string inbox = Directory.CreateDirectory(Path.Combine(root, "inbox")).FullName, collected = Path.Combine(root, "results");
             foreach (string file in models.Pool[..40]) File.Copy(file, Path.Combine(inbox, Path.GetFileName(file)));
             File.WriteAllText(Path.Combine(inbox, "broken.png"), "not an image");
-            string[] settings = [.. queues.Settings().Select(s => $"--{s.Key}={s.Value}")];
+            string[] settings = [.. WorkerProcess.Arguments(queues.Settings())];
             Assert.Matches(@"^enqueued 41 images from .*inbox to test-\w+\.requests in [0-9.]+ s$", RunExample(["--enqueue", inbox, .. settings]).Trim());
 
             using (var host = Workspace.CreateHost(queues.Settings()))
@@ -236,14 +236,7 @@ public class RabbitMqTransportTests(Models models, RabbitMqNode node)
         return process.ExitCode;
     }
 
-    private static Process StartExample(string[] args)
-    {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BatchScoringWorker.dll"));
-        start.ArgumentList.Add("--Logging:LogLevel:Default=Warning");
-        foreach (string arg in args) start.ArgumentList.Add(arg);
-        return Process.Start(start)!;
-    }
+    private static Process StartExample(string[] args) => WorkerProcess.Start(["--Logging:LogLevel:Default=Warning", .. args]);
 
     /// <summary>Queues of one test (names of their own on the shared node) and the worker settings that use them.</summary>
     private sealed class Queues(RabbitMqNode node, Models models)

@@ -4,6 +4,7 @@ using Microsoft.Extensions.Options;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetConv.Data;
+using MlNetConv.Tests.Shared;
 
 namespace MlNetConv.Hosting.Tests;
 
@@ -278,10 +279,7 @@ public class WorkerTests(Models models)
 
     private static Process StartChildWorker(Workspace work, int batchSize)
     {
-        var start = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true };
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "BatchScoringWorker.dll"));
-        foreach (var (key, value) in work.Settings(batchSize)) start.ArgumentList.Add($"--{key}={value}");
-        var process = Process.Start(start)!;
+        var process = WorkerProcess.Start(WorkerProcess.Arguments(work.Settings(batchSize)));
         _ = process.StandardOutput.ReadToEndAsync();
         return process;
     }
