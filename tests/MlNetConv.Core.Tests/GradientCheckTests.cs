@@ -23,6 +23,10 @@ public class GradientCheckTests
         { 1, 6, 6, 3, 4, 2, 2, 1, Padding.Same, Activation.Tanh },
         { 4, 5, 5, 5, 1, 1, 1, 1, Padding.Valid, Activation.Sigmoid },
         { 3, 6, 7, 2, 3, 2, 3, 2, Padding.Valid, Activation.Relu },
+        // 3×3 stride 1 with ≥ 8 channels and filters: the Winograd path, odd sizes leaving partial tiles.
+        { 9, 5, 6, 8, 3, 3, 1, 1, Padding.Same, Activation.Linear },
+        { 8, 7, 5, 10, 3, 3, 1, 1, Padding.Valid, Activation.Tanh },
+        { 17, 4, 3, 8, 3, 3, 1, 1, Padding.Same, Activation.Sigmoid },
     };
 
     [Theory]

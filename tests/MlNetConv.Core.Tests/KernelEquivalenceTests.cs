@@ -104,6 +104,63 @@ public class KernelEquivalenceTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void WinogradMatchesTheDirectConvolution(SimdWidth width)
+    {
+        // 3×3 stride 1, odd and even sizes (partial tiles), sizes down to 1×1, both paddings; the forward pass and the
+        // input gradient (the turned kernels, the other padding), over stale outputs and scratch.
+        var random = new Random(3);
+        for (int trial = 0; trial < 80; trial++)
+        {
+            int c = random.Next(1, 20), h = random.Next(1, 16), w = random.Next(1, 20), k = random.Next(1, 20);
+            var padding = random.Next(2) == 0 || h < 3 || w < 3 ? Padding.Same : Padding.Valid;
+            var shape = ConvShape.Create(c, h, w, k, 3, 3, 1, 1, padding);
+            string what = $"C{c} {h}×{w} K{k} {padding} {width}";
+            float[] x = TestData.Random(shape.InputSize, trial), weights = TestData.Random(shape.WeightCount, trial + 1), bias = TestData.Random(k, trial + 2);
+            float[] dy = TestData.Random(shape.OutputSize, trial + 3);
+
+            WinogradTiles forward = WinogradTiles.Forward(shape);
+            float[] u = new float[forward.KernelSize], scratch = TestData.Random(forward.ScratchSize, trial + 4), v = TestData.Random(forward.InputTransformSize, trial + 8);
+            float[] expectedY = new float[shape.OutputSize], actualY = TestData.Random(shape.OutputSize, trial + 5);
+            Conv2DReference.Forward(x, weights, bias, expectedY, shape);
+            Winograd.TransformKernels(weights, u, forward, forInputGradient: false);
+            Winograd.TransformInput(x, v, scratch, forward, width);
+            Winograd.Correlate(v, u, bias, actualY, scratch, forward, width);
+            TestData.AssertClose(expectedY, actualY, WinogradTolerance(c), "forward " + what);
+
+            // The weight gradient from the forward's V, two images' worth accumulated (the same image twice), the rows of
+            // each point's product in two blocks.
+            float[] expectedW = new float[shape.WeightCount], expectedB = new float[k], actualW = TestData.Random(shape.WeightCount, trial + 9);
+            Conv2DReference.BackwardWeights(x, dy, expectedW, expectedB, shape);
+            float[] gradient = TestData.Random(forward.GradientTransformSize, trial + 10), z = TestData.Random(forward.KernelSize, trial + 11);
+            Winograd.TransformOutputGradient(dy, gradient, scratch, forward, width);
+            int split = random.Next(forward.PaddedChannels + 1);
+            for (int image = 0; image < 2; image++)
+                for (int point = 0; point < WinogradTiles.Points; point++)
+                {
+                    Winograd.AccumulateWeightGradient(v, gradient, z, point, 0, split, accumulate: image > 0, forward, width);
+                    Winograd.AccumulateWeightGradient(v, gradient, z, point, split, forward.PaddedChannels, accumulate: image > 0, forward, width);
+                }
+            for (int channel = 0; channel < c; channel++) Winograd.FinishWeightGradient(z, actualW, channel, forward);
+            TestData.AssertClose(expectedW.Select(value => 2 * value).ToArray(), actualW, WinogradTolerance(h * w), "2·dW " + what);
+
+            WinogradTiles backward = WinogradTiles.InputGradient(shape);
+            u = new float[backward.KernelSize];
+            scratch = TestData.Random(backward.ScratchSize, trial + 6);
+            v = TestData.Random(backward.InputTransformSize, trial + 12);
+            float[] expectedX = new float[shape.InputSize], actualX = TestData.Random(shape.InputSize, trial + 7);
+            Conv2DReference.BackwardInput(dy, weights, expectedX, shape);
+            Winograd.TransformKernels(weights, u, backward, forInputGradient: true);
+            Winograd.TransformInput(dy, v, scratch, backward, width);
+            Winograd.Correlate(v, u, default, actualX, scratch, backward, width);
+            TestData.AssertClose(expectedX, actualX, WinogradTolerance(k), "dX " + what);
+        }
+    }
+
+    // The transforms add and halve before the products: rounding grows with the reduction length, a little more than direct.
+    private static float WinogradTolerance(int reduction) => 1e-5f * (2 + reduction / 4f);
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public void AdamStepMatchesTheReferenceAtEveryLength(SimdWidth width)
     {
         for (int length = 0; length <= 70; length++)

@@ -104,29 +104,18 @@ public sealed class Conv2D : Layer
         Parameters.AsSpan(shape.WeightCount).Clear();
     }
 
+    // Winograd for 3×3 stride-1 windows where every one of its 16 products reduces over at least this many channels
+    // (input channels forward and for dW, filters for dX); conv1's single channel stays direct.
+    private const int WinogradMinimumReduction = 8;
+
     internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) =>
-        new Buffers(this, capacity, training, threads);
+        WinogradTiles.Fits(shape) && shape.InputChannels >= WinogradMinimumReduction && shape.Filters >= WinogradMinimumReduction
+            ? new WinogradBuffers(this, capacity, training, threads)
+            : new DirectBuffers(this, capacity, training, threads);
 
-    internal override void ForwardPass(LayerPass pass)
-    {
-        var buffers = (Buffers)pass.Buffers!;
-        buffers.Start(pass);
-        // Training keeps every image's im2col matrix for the backward pass; inference reuses one per chunk.
-        int chunks = pass.Training ? pass.Batch : Math.Min(pass.Batch, buffers.ColumnSlots);
-        buffers.Chunks = chunks;
-        pass.Pool.Run(buffers.ForwardWork, chunks);
-    }
+    internal override void ForwardPass(LayerPass pass) => ((ConvBuffers)pass.Buffers!).Forward(pass);
 
-    internal override void BackwardPass(LayerPass pass)
-    {
-        var buffers = (Buffers)pass.Buffers!;
-        buffers.Start(pass);
-        pass.Pool.Run(buffers.PrepareWork, pass.Batch);
-        // Each block of dW rows sums its images in image order: the same bits for any thread count.
-        pass.Pool.Run(buffers.WeightGradientWork, buffers.WeightBlocks);
-        buffers.SumBiasGradient();
-        if (pass.InputGradient is not null) pass.Pool.Run(buffers.InputGradientWork, pass.Batch);
-    }
+    internal override void BackwardPass(LayerPass pass) => ((ConvBuffers)pass.Buffers!).Backward(pass);
 
     internal override void WriteConfig(BinaryWriter writer)
     {
@@ -154,28 +143,64 @@ public sealed class Conv2D : Layer
         new(reader.ReadInt32(), (reader.ReadInt32(), reader.ReadInt32()), (reader.ReadInt32(), reader.ReadInt32()),
             (Padding)reader.ReadByte(), (Activation)reader.ReadByte(), reader.ReadBoolean(), name);
 
-    private sealed class Buffers : LayerBuffers
+    // What both strategies share: the pass in hand, each image's bias gradient, and how a batch splits into chunks.
+    private abstract class ConvBuffers(Conv2D layer, int capacity, bool training) : LayerBuffers
     {
-        private readonly Conv2D layer;
+        protected readonly Conv2D Layer = layer;
+        private readonly float[]? biasParts = training ? new float[capacity * layer.Filters] : null; // (capacity, K): each image's dB
+        protected LayerPass Pass = null!;
+
+        protected ConvShape Shape => Layer.shape;
+
+        /// <summary>Chunks the current parallel run splits the batch into.</summary>
+        protected int Chunks { get; set; }
+
+        public abstract void Forward(LayerPass pass);
+
+        public abstract void Backward(LayerPass pass);
+
+        protected (int First, int End) ChunkImages(int chunk) =>
+            ((int)((long)chunk * Pass.Batch / Chunks), (int)((long)(chunk + 1) * Pass.Batch / Chunks));
+
+        // dZ = f'(·)·dY in place and this image's dB; returns dZ.
+        protected Span<float> OutputGradientOf(int n)
+        {
+            ConvShape s = Shape;
+            Span<float> dz = Pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize);
+            Layer.Activation.Backward(Pass.Output.AsSpan(n * s.OutputSize, s.OutputSize), dz, dz, s.OutputSize);
+            Conv2DKernels.BackwardBias(dz, biasParts.AsSpan(n * s.Filters, s.Filters), s);
+            return dz;
+        }
+
+        // dB summed over the images in image order.
+        protected void SumBiasGradient()
+        {
+            if (!Layer.UseBias) return;
+            RowSum.Sum(biasParts, Pass.Batch, Pass.ParameterGradients.AsSpan(Shape.WeightCount, Shape.Filters));
+        }
+    }
+
+    // im2col + matrix products (Conv2DKernels), for any window, stride and padding.
+    private sealed class DirectBuffers : ConvBuffers
+    {
         private readonly float[] columns;              // (slots, C·R·S, OH·OW): im2col per image (training) or per chunk
+        private readonly int columnSlots;
         private readonly bool transposedWeights;
         private readonly float[]? transposedGradients; // (capacity, OH·OW, K): each image's dZᵀ, if transposedWeights
-        private readonly float[]? biasParts;           // (capacity, K): each image's dB
         private readonly float[]? weightGradientT;     // (C·R·S, K): dWᵀ summed over the batch, if transposedWeights
-        private readonly int rowsPerBlock;
-        private LayerPass pass = null!;
+        private readonly int rowsPerBlock, weightBlocks;
+        private readonly IParallelWork forwardWork, prepareWork, weightGradientWork, inputGradientWork;
 
-        public Buffers(Conv2D layer, int capacity, bool training, int threads)
+        public DirectBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training)
         {
-            this.layer = layer;
             ConvShape s = layer.shape;
-            ColumnSlots = training ? capacity : Math.Min(capacity, threads);
-            columns = new float[(long)ColumnSlots * s.ColumnsSize];
-            if (training) biasParts = new float[capacity * s.Filters];
-            // A long receptive field (conv2: 288 > 64 filters) makes dWᵀ's product the efficient one, worth transposing
-            // each dZ for; a short one (conv1: 9) leaves dWᵀ too few rows to reuse dZᵀ, and dW's dot products over the
-            // long OH·OW win. Two blocks of rows per thread, in whole register blocks; how rows are split never changes
-            // a sum's order.
+            // Training keeps every image's im2col matrix for the weight gradient; inference reuses one per chunk.
+            columnSlots = training ? capacity : Math.Min(capacity, threads);
+            columns = new float[(long)columnSlots * s.ColumnsSize];
+            // A long receptive field (288 > 64 filters) makes dWᵀ's product the efficient one, worth transposing each dZ
+            // for; a short one (conv1: 9) leaves dWᵀ too few rows to reuse dZᵀ, and dW's dot products over the long
+            // OH·OW win. Two blocks of rows per thread, in whole register blocks; how rows are split never changes a
+            // sum's order.
             transposedWeights = s.PatchSize >= s.Filters;
             if (training && transposedWeights)
             {
@@ -184,86 +209,202 @@ public sealed class Conv2D : Layer
             }
             int rows = transposedWeights ? s.PatchSize : s.Filters;
             rowsPerBlock = Math.Max(4, (rows + 2 * threads - 1) / (2 * threads) + 3 & ~3);
-            WeightBlocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
-            ForwardWork = new Work<Buffers>(this, static (b, chunk) => b.ForwardChunk(chunk));
-            PrepareWork = new Work<Buffers>(this, static (b, image) => b.PrepareImage(image));
-            WeightGradientWork = new Work<Buffers>(this, static (b, block) => b.WeightGradientBlock(block));
-            InputGradientWork = new Work<Buffers>(this, static (b, image) => b.InputGradientImage(image));
+            weightBlocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+            forwardWork = new Work<DirectBuffers>(this, static (b, chunk) => b.ForwardChunk(chunk));
+            prepareWork = new Work<DirectBuffers>(this, static (b, image) => b.PrepareImage(image));
+            weightGradientWork = new Work<DirectBuffers>(this, static (b, block) => b.WeightGradientBlock(block));
+            inputGradientWork = new Work<DirectBuffers>(this, static (b, image) => b.InputGradientImage(image));
         }
 
-        public int ColumnSlots { get; }
+        public override void Forward(LayerPass pass)
+        {
+            Pass = pass;
+            Chunks = pass.Training ? pass.Batch : Math.Min(pass.Batch, columnSlots);
+            pass.Pool.Run(forwardWork, Chunks);
+        }
 
-        public int Chunks { get; set; }
-
-        public int WeightBlocks { get; }
-
-        public IParallelWork ForwardWork { get; }
-
-        public IParallelWork PrepareWork { get; }
-
-        public IParallelWork WeightGradientWork { get; }
-
-        public IParallelWork InputGradientWork { get; }
-
-        public void Start(LayerPass current) => pass = current;
+        public override void Backward(LayerPass pass)
+        {
+            Pass = pass;
+            pass.Pool.Run(prepareWork, pass.Batch);
+            // Each block of dW rows sums its images in image order: the same bits for any thread count.
+            pass.Pool.Run(weightGradientWork, weightBlocks);
+            SumBiasGradient();
+            if (pass.InputGradient is not null) pass.Pool.Run(inputGradientWork, pass.Batch);
+        }
 
         private void ForwardChunk(int chunk)
         {
-            ConvShape s = layer.shape;
-            int first = (int)((long)chunk * pass.Batch / Chunks), end = (int)((long)(chunk + 1) * pass.Batch / Chunks);
-            Span<float> cols = columns.AsSpan(chunk * s.ColumnsSize, s.ColumnsSize);
+            ConvShape s = Shape;
+            var (first, end) = ChunkImages(chunk);
             for (int n = first; n < end; n++)
             {
-                Span<float> y = pass.Output.AsSpan(n * s.OutputSize, s.OutputSize);
-                Conv2DKernels.Forward(pass.Input.AsSpan(n * s.InputSize, s.InputSize), layer.Kernel, layer.Bias, y, cols, s);
-                layer.Activation.Forward(y, s.OutputSize);
+                Span<float> y = Pass.Output.AsSpan(n * s.OutputSize, s.OutputSize);
+                Conv2DKernels.Forward(Pass.Input.AsSpan(n * s.InputSize, s.InputSize), Layer.Kernel, Layer.Bias, y, columns.AsSpan(chunk * s.ColumnsSize, s.ColumnsSize), s);
+                Layer.Activation.Forward(y, s.OutputSize);
             }
         }
 
-        // dZ = f'(·)·dY in place, this image's dB, and dZᵀ if the weight gradient is taken transposed.
+        // dZ, this image's dB, and dZᵀ if the weight gradient is taken transposed.
         private void PrepareImage(int n)
         {
-            ConvShape s = layer.shape;
-            Span<float> dz = pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize);
-            layer.Activation.Backward(pass.Output.AsSpan(n * s.OutputSize, s.OutputSize), dz, dz, s.OutputSize);
-            Conv2DKernels.BackwardBias(dz, biasParts.AsSpan(n * s.Filters, s.Filters), s);
+            ConvShape s = Shape;
+            Span<float> dz = OutputGradientOf(n);
             if (transposedWeights)
                 Transpose.Matrix(dz, s.Filters, s.Window.OutputArea, s.Window.OutputArea, transposedGradients.AsSpan(n * s.OutputSize, s.OutputSize), s.Filters);
         }
 
         private void WeightGradientBlock(int block)
         {
-            ConvShape s = layer.shape;
+            ConvShape s = Shape;
             int first = block * rowsPerBlock;
             if (!transposedWeights)
             {
                 int endFilter = Math.Min(s.Filters, first + rowsPerBlock);
-                for (int n = 0; n < pass.Batch; n++)
-                    Conv2DKernels.BackwardWeights(pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize),
-                        columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), pass.ParameterGradients.AsSpan(0, s.WeightCount), first, endFilter, accumulate: n > 0, s);
+                for (int n = 0; n < Pass.Batch; n++)
+                    Conv2DKernels.BackwardWeights(Pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize),
+                        columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), Pass.ParameterGradients.AsSpan(0, s.WeightCount), first, endFilter, accumulate: n > 0, s);
                 return;
             }
             int end = Math.Min(s.PatchSize, first + rowsPerBlock);
-            for (int n = 0; n < pass.Batch; n++)
+            for (int n = 0; n < Pass.Batch; n++)
                 Conv2DKernels.BackwardWeightsTransposed(columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize),
                     transposedGradients.AsSpan(n * s.OutputSize, s.OutputSize), weightGradientT, first, end, accumulate: n > 0, s);
             // dW (K, C·R·S) takes this block's columns.
             Transpose.Matrix(weightGradientT.AsSpan(first * s.Filters), end - first, s.Filters, s.Filters,
-                pass.ParameterGradients.AsSpan(first, s.WeightCount - first), s.PatchSize);
+                Pass.ParameterGradients.AsSpan(first, s.WeightCount - first), s.PatchSize);
         }
 
-        public void SumBiasGradient()
-        {
-            if (!layer.UseBias) return;
-            ConvShape s = layer.shape;
-            RowSum.Sum(biasParts, pass.Batch, pass.ParameterGradients.AsSpan(s.WeightCount, s.Filters));
-        }
-
+        // This image's columns are free scratch once the weight gradient is done.
         private void InputGradientImage(int n)
         {
+            ConvShape s = Shape;
+            Conv2DKernels.BackwardInput(Pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize), Layer.Kernel,
+                Pass.InputGradient.AsSpan(n * s.InputSize, s.InputSize), columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), s);
+        }
+    }
+
+    // Winograd F(2×2, 3×3) (Kernels/Winograd.cs) for the forward pass and the input gradient, F(3×3, 2×2) for the weight
+    // gradient from the forward's transformed inputs: 2.25× fewer multiply-adds than the direct path. Images go in
+    // groups of a fixed size, each with its own scratch and its own share of the transformed weight gradient, summed in
+    // group order: the same bits for any thread count, and an image's backward pass runs start to end while it is in cache.
+    private sealed class WinogradBuffers : ConvBuffers
+    {
+        private const int GroupSize = 4;
+        private readonly WinogradTiles tiles, inputGradientTiles;
+        private readonly float[] kernels;              // U of the weights in kernelsSource: inference reuses it until they change
+        private readonly float[] kernelsSource;
+        private readonly float[]? inputGradientKernels; // U of the turned kernels, made each backward pass
+        private readonly float[] inputTransforms;      // V per image (training, for dW) or per group
+        private readonly float[]? groupWeightGradients; // Z per group: Σ over its images of V_ξᵀ·Ĝ_ξ per point
+        private readonly float[]? weightGradientTransform; // Z summed over the groups
+        private readonly float[] scratch;              // per group
+        private readonly int scratchSize;
+        private readonly IParallelWork forwardWork, backwardWork, sumWork, finishWork;
+
+        public WinogradBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training)
+        {
             ConvShape s = layer.shape;
-            Conv2DKernels.BackwardInput(pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize), layer.Kernel,
-                pass.InputGradient.AsSpan(n * s.InputSize, s.InputSize), columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), s);
+            tiles = WinogradTiles.Forward(s);
+            inputGradientTiles = WinogradTiles.InputGradient(s);
+            kernels = new float[tiles.KernelSize];
+            kernelsSource = new float[s.WeightCount];
+            int groups = (capacity + GroupSize - 1) / GroupSize;
+            inputTransforms = new float[(long)(training ? capacity : groups) * tiles.InputTransformSize];
+            // Backward, a group's scratch holds Ĝ of the image in hand and its scratch, and the input gradient's V and scratch.
+            scratchSize = training
+                ? Math.Max(tiles.ScratchSize, tiles.GradientTransformSize + tiles.GradientScratchSize + inputGradientTiles.ScratchSize + inputGradientTiles.InputTransformSize)
+                : tiles.ScratchSize;
+            scratch = new float[(long)groups * scratchSize];
+            if (training)
+            {
+                inputGradientKernels = new float[inputGradientTiles.KernelSize];
+                groupWeightGradients = new float[(long)groups * tiles.KernelSize];
+                weightGradientTransform = new float[tiles.KernelSize];
+            }
+            forwardWork = new Work<WinogradBuffers>(this, static (b, group) => b.ForwardGroup(group));
+            backwardWork = new Work<WinogradBuffers>(this, static (b, group) => b.BackwardGroup(group));
+            sumWork = new Work<WinogradBuffers>(this, static (b, point) => b.SumGroups(point));
+            finishWork = new Work<WinogradBuffers>(this, static (b, channel) =>
+                Winograd.FinishWeightGradient(b.weightGradientTransform, b.Pass.ParameterGradients.AsSpan(0, b.Shape.WeightCount), channel, b.tiles));
+        }
+
+        public override void Forward(LayerPass pass)
+        {
+            Pass = pass;
+            if (!Layer.Kernel.SequenceEqual(kernelsSource))
+            {
+                Winograd.TransformKernels(Layer.Kernel, kernels, tiles, forInputGradient: false);
+                Layer.Kernel.CopyTo(kernelsSource);
+            }
+            pass.Pool.Run(forwardWork, Groups(pass.Batch));
+        }
+
+        public override void Backward(LayerPass pass)
+        {
+            Pass = pass;
+            if (pass.InputGradient is not null) Winograd.TransformKernels(Layer.Kernel, inputGradientKernels, inputGradientTiles, forInputGradient: true);
+            pass.Pool.Run(backwardWork, Groups(pass.Batch));
+            pass.Pool.Run(sumWork, WinogradTiles.Points);
+            pass.Pool.Run(finishWork, Shape.InputChannels);
+            SumBiasGradient();
+        }
+
+        private static int Groups(int batch) => (batch + GroupSize - 1) / GroupSize;
+
+        private (int First, int End) GroupImages(int group) => (group * GroupSize, Math.Min(Pass.Batch, (group + 1) * GroupSize));
+
+        private Span<float> Scratch(int group) => scratch.AsSpan(group * scratchSize, scratchSize);
+
+        private Span<float> InputTransform(int slot) => inputTransforms.AsSpan(slot * tiles.InputTransformSize, tiles.InputTransformSize);
+
+        private void ForwardGroup(int group)
+        {
+            ConvShape s = Shape;
+            var (first, end) = GroupImages(group);
+            for (int n = first; n < end; n++)
+            {
+                Span<float> y = Pass.Output.AsSpan(n * s.OutputSize, s.OutputSize);
+                Span<float> v = InputTransform(Pass.Training ? n : group);
+                Winograd.TransformInput(Pass.Input.AsSpan(n * s.InputSize, s.InputSize), v, Scratch(group), tiles);
+                Winograd.Correlate(v, kernels, Layer.Bias, y, Scratch(group), tiles);
+                Layer.Activation.Forward(y, s.OutputSize);
+            }
+        }
+
+        // Each image in turn: dZ and dB, Ĝ and its share of the group's Z, then dX.
+        private void BackwardGroup(int group)
+        {
+            ConvShape s = Shape;
+            var (first, end) = GroupImages(group);
+            Span<float> work = Scratch(group);
+            Span<float> gradient = work[..tiles.GradientTransformSize];
+            Span<float> gradientScratch = work.Slice(gradient.Length, tiles.GradientScratchSize);
+            Span<float> inputGradientScratch = work.Slice(gradient.Length + gradientScratch.Length, inputGradientTiles.ScratchSize);
+            Span<float> v = work.Slice(gradient.Length + gradientScratch.Length + inputGradientScratch.Length, inputGradientTiles.InputTransformSize);
+            Span<float> z = groupWeightGradients.AsSpan(group * tiles.KernelSize, tiles.KernelSize);
+            for (int n = first; n < end; n++)
+            {
+                Span<float> dz = OutputGradientOf(n);
+                Winograd.TransformOutputGradient(dz, gradient, gradientScratch, tiles);
+                for (int point = 0; point < WinogradTiles.Points; point++)
+                    Winograd.AccumulateWeightGradient(InputTransform(n), gradient, z, point, 0, tiles.PaddedChannels, accumulate: n > first, tiles);
+                if (Pass.InputGradient is null) continue;
+                Winograd.TransformInput(dz, v, inputGradientScratch, inputGradientTiles);
+                Winograd.Correlate(v, inputGradientKernels, default, Pass.InputGradient.AsSpan(n * s.InputSize, s.InputSize), inputGradientScratch, inputGradientTiles);
+            }
+        }
+
+        // One point of Z: the groups' shares in group order.
+        private void SumGroups(int point)
+        {
+            Span<float> sum = weightGradientTransform.AsSpan(point * tiles.KernelPointStride, tiles.KernelPointStride);
+            for (int group = 0; group < Groups(Pass.Batch); group++)
+            {
+                ReadOnlySpan<float> share = groupWeightGradients.AsSpan(group * tiles.KernelSize + point * tiles.KernelPointStride, tiles.KernelPointStride);
+                if (group == 0) share.CopyTo(sum);
+                else TensorPrimitives.Add(sum, share, sum);
+            }
         }
     }
 }

@@ -1,0 +1,83 @@
+namespace MlNetConv.Core.Geometry;
+
+/// <summary>
+/// How a 3×3 stride-1 cross-correlation is cut into Winograd F(2×2, 3×3) tiles: an input of Channels × H × W, read with
+/// PadTop / PadLeft zeros before it, gives Outputs × OH × OW, in tiles of 2×2 outputs, each computed from the 4×4 input
+/// block starting at (2·tileRow − PadTop, 2·tileColumn − PadLeft). Tiles past an odd output edge read zeros and write
+/// only their outputs that exist.
+/// </summary>
+internal readonly record struct WinogradTiles(int Channels, int Outputs, int Height, int Width, int PadTop, int PadLeft,
+    int OutputHeight, int OutputWidth)
+{
+    /// <summary>Points of a transformed tile (4×4).</summary>
+    public const int Points = 16;
+
+    /// <summary>Whether <paramref name="shape"/> is a 3×3 window at stride 1, which Winograd F(2×2, 3×3) computes.</summary>
+    public static bool Fits(in ConvShape shape) =>
+        shape.Window.Rows is { Window: 3, Stride: 1 } && shape.Window.Columns is { Window: 3, Stride: 1 };
+
+    /// <summary>The forward pass: x (C, H, W) → y (K, OH, OW) with the layer's own padding.</summary>
+    public static WinogradTiles Forward(in ConvShape shape) => new(shape.InputChannels, shape.Filters,
+        shape.Window.Rows.Input, shape.Window.Columns.Input, shape.Window.Rows.PadBefore, shape.Window.Columns.PadBefore,
+        shape.Window.Rows.Output, shape.Window.Columns.Output);
+
+    /// <summary>
+    /// The input gradient: dY (K, OH, OW) → dX (C, H, W) is the correlation of dY with each kernel turned by 180°,
+    /// dx[i] = Σ_r dy[i + r − (2 − pad)]·k[2 − r], so it reads 2 − pad zeros before dY.
+    /// </summary>
+    public static WinogradTiles InputGradient(in ConvShape shape) => new(shape.Filters, shape.InputChannels,
+        shape.Window.Rows.Output, shape.Window.Columns.Output, 2 - shape.Window.Rows.PadBefore, 2 - shape.Window.Columns.PadBefore,
+        shape.Window.Rows.Input, shape.Window.Columns.Input);
+
+    /// <summary>Tile rows: ⌈OH / 2⌉.</summary>
+    public int TileRows => (OutputHeight + 1) / 2;
+
+    /// <summary>Tile columns: ⌈OW / 2⌉.</summary>
+    public int TileColumns => (OutputWidth + 1) / 2;
+
+    /// <summary>Tiles of one image.</summary>
+    public int Tiles => TileRows * TileColumns;
+
+    /// <summary>Rows of the zero-padded input plane the tiles read: 2·tile rows + 2.</summary>
+    public int PaddedHeight => 2 * TileRows + 2;
+
+    /// <summary>Columns of the zero-padded input plane: 2·tile columns + 2.</summary>
+    public int PaddedWidth => 2 * TileColumns + 2;
+
+    /// <summary>
+    /// Channels and outputs rounded up to whole 512-bit registers: the transformed data keeps channels innermost
+    /// (height, width, channel), so the transforms run a register of channels at a time at any width, on zeros past
+    /// the real ones.
+    /// </summary>
+    public int PaddedChannels => RoundUp(Channels);
+
+    /// <summary>Outputs rounded up like <see cref="PaddedChannels"/>.</summary>
+    public int PaddedOutputs => RoundUp(Outputs);
+
+    /// <summary>
+    /// Floats from one point's kernels to the next in U: a (padded channels × padded outputs) matrix and one register
+    /// more, so the 16 points do not fall a power of two apart (writing them side by side thrashed one L1 set).
+    /// </summary>
+    public int KernelPointStride => PaddedChannels * PaddedOutputs + 16;
+
+    /// <summary>Floats of the transformed kernels U (16, padded channels, padded outputs).</summary>
+    public int KernelSize => Points * KernelPointStride;
+
+    /// <summary>Floats of one image's transformed input V (16, tiles, padded channels).</summary>
+    public int InputTransformSize => Points * Tiles * PaddedChannels;
+
+    /// <summary>Floats of one image's transformed output gradient (16, tiles, padded outputs), the size of M too.</summary>
+    public int GradientTransformSize => Points * Tiles * PaddedOutputs;
+
+    /// <summary>
+    /// Floats of the scratch one image needs besides V: the padded input plane (padded height, padded width, padded
+    /// channels), M (16, tiles, padded outputs), the output or output gradient as (OH, OW, padded outputs), a padded bias.
+    /// </summary>
+    public int ScratchSize => PaddedHeight * PaddedWidth * PaddedChannels + GradientTransformSize
+        + OutputHeight * OutputWidth * PaddedOutputs + PaddedOutputs;
+
+    /// <summary>Floats of the scratch <c>TransformOutputGradient</c> needs: the output gradient as (OH, OW, padded outputs).</summary>
+    public int GradientScratchSize => OutputHeight * OutputWidth * PaddedOutputs;
+
+    private static int RoundUp(int count) => (count + 15) & ~15;
+}

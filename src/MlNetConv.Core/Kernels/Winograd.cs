@@ -1,0 +1,320 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
+using MlNetConv.Core.Geometry;
+
+namespace MlNetConv.Core.Kernels;
+
+/// <summary>
+/// 3×3 stride-1 cross-correlation of one image by Winograd's minimal filtering F(2×2, 3×3) (Lavin and Gray, 2016): the
+/// fast path of Conv2D's forward pass and input gradient. A tile of 2×2 outputs comes from a 4×4 input block d and a 3×3
+/// kernel g as Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A. Summed over channels, the product at each of the 16 points ξ of a
+/// transformed tile is a matrix product,
+///   M_ξ (T × K) = V_ξ (T × C) · U_ξ (C × K),   V = Bᵀ d B per tile and channel,   U = G g Gᵀ per channel and filter,
+/// so an image costs 16·T·C·K multiply-adds where the direct convolution costs 4T·9·C·K: 2.25× fewer. Channels are kept
+/// innermost (padded to whole registers, <see cref="WinogradTiles"/>), so both transforms work a register of channels
+/// at a time and every product is a full-width matrix product. The direct path (<see cref="Conv2DKernels"/>) stays the
+/// reference and the fallback; tests hold the two equal within float rounding on every SIMD width.
+/// <code>
+///   G = | 1    0    0  |    Bᵀ = | 1  0 −1  0 |    Aᵀ = | 1  1  1  0 |
+///       | ½    ½    ½  |         | 0  1  1  0 |         | 0  1 −1 −1 |
+///       | ½   −½    ½  |         | 0 −1  1  0 |
+///       | 0    0    1  |         | 0  1  0 −1 |
+/// </code>
+/// </summary>
+internal static class Winograd
+{
+    /// <summary>
+    /// U ← G g Gᵀ for weights (K, C, 3, 3), laid out (16, padded C, padded K) as the forward pass reads them; with
+    /// <paramref name="forInputGradient"/>, of every kernel turned by 180° with the roles swapped, (16, padded K, padded C),
+    /// as the input gradient reads them. <paramref name="u"/> holds the tiling's <see cref="WinogradTiles.KernelSize"/>.
+    /// </summary>
+    public static void TransformKernels(ReadOnlySpan<float> weights, Span<float> u, in WinogradTiles tiles, bool forInputGradient)
+    {
+        int outputs = tiles.PaddedOutputs, plane = tiles.KernelPointStride;
+        int filters = forInputGradient ? tiles.Channels : tiles.Outputs, inputs = forInputGradient ? tiles.Outputs : tiles.Channels;
+        if (weights.Length != filters * inputs * 9 || u.Length != tiles.KernelSize)
+            throw new ArgumentException($"Weights of {weights.Length} and transformed kernels of {u.Length} floats do not fit {filters} filters over {inputs} channels.");
+        u.Clear();
+        // The index contiguous in U innermost, so each of the 16 points is written in order.
+        int outer = forInputGradient ? filters : inputs, inner = forInputGradient ? inputs : filters;
+        Span<float> g = stackalloc float[9];
+        for (int i = 0; i < outer; i++)
+            for (int j = 0; j < inner; j++)
+            {
+                var (k, c) = forInputGradient ? (i, j) : (j, i);
+                ReadOnlySpan<float> kernel = weights.Slice((k * inputs + c) * 9, 9);
+                if (forInputGradient) for (int r = 0; r < 9; r++) g[r] = kernel[8 - r];
+                else kernel.CopyTo(g);
+                // t = G g (4×3), then U = t Gᵀ (4×4): point (row, column) at u[(4·row + column)·plane].
+                int at = i * outputs + j;
+                for (int row = 0; row < 4; row++, at += 4 * plane)
+                {
+                    float t0 = row switch { 0 => g[0], 1 => 0.5f * (g[0] + g[3] + g[6]), 2 => 0.5f * (g[0] - g[3] + g[6]), _ => g[6] };
+                    float t1 = row switch { 0 => g[1], 1 => 0.5f * (g[1] + g[4] + g[7]), 2 => 0.5f * (g[1] - g[4] + g[7]), _ => g[7] };
+                    float t2 = row switch { 0 => g[2], 1 => 0.5f * (g[2] + g[5] + g[8]), 2 => 0.5f * (g[2] - g[5] + g[8]), _ => g[8] };
+                    u[at] = t0;
+                    u[at + plane] = 0.5f * (t0 + t1 + t2);
+                    u[at + 2 * plane] = 0.5f * (t0 - t1 + t2);
+                    u[at + 3 * plane] = t2;
+                }
+            }
+    }
+
+    /// <summary>V (16, tiles, padded channels) ← Bᵀ d B for every 4×4 block d of x (Channels, H, W) the tiles read.</summary>
+    public static void TransformInput(ReadOnlySpan<float> x, Span<float> v, Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0)
+    {
+        Check(x.Length, tiles.Channels * tiles.Height * tiles.Width, "x");
+        Check(v.Length, tiles.InputTransformSize, "V");
+        Check(scratch.Length, tiles.ScratchSize, "scratch");
+        Span<float> padded = scratch[..(tiles.PaddedHeight * tiles.PaddedWidth * tiles.PaddedChannels)];
+        Pad(x, padded, tiles);
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: TransformInput<Float512, Vector512<float>>(padded, v, tiles); break;
+            case SimdWidth.Vector256: TransformInput<Float256, Vector256<float>>(padded, v, tiles); break;
+            case SimdWidth.Vector128: TransformInput<Float128, Vector128<float>>(padded, v, tiles); break;
+            default: TransformInput<Float1, float>(padded, v, tiles); break;
+        }
+    }
+
+    /// <summary>
+    /// y (Outputs, OH, OW) ← the correlation whose transformed input is V (<see cref="TransformInput"/>) with the kernels
+    /// U (<see cref="TransformKernels"/>), plus <paramref name="bias"/> per output channel when given.
+    /// </summary>
+    public static void Correlate(ReadOnlySpan<float> v, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
+        Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0)
+    {
+        Check(v.Length, tiles.InputTransformSize, "V");
+        Check(u.Length, tiles.KernelSize, "U");
+        Check(y.Length, tiles.Outputs * tiles.OutputHeight * tiles.OutputWidth, "y");
+        Check(scratch.Length, tiles.ScratchSize, "scratch");
+        if (!bias.IsEmpty) Check(bias.Length, tiles.Outputs, "bias");
+        int t = tiles.Tiles, c = tiles.PaddedChannels, k = tiles.PaddedOutputs, outputArea = tiles.OutputHeight * tiles.OutputWidth;
+        Span<float> m = scratch.Slice(tiles.PaddedHeight * tiles.PaddedWidth * c, tiles.GradientTransformSize);
+        Span<float> output = scratch.Slice(tiles.PaddedHeight * tiles.PaddedWidth * c + m.Length, outputArea * k);
+        Span<float> paddedBias = scratch.Slice(tiles.PaddedHeight * tiles.PaddedWidth * c + m.Length + output.Length, k);
+        paddedBias.Clear();
+        bias.CopyTo(paddedBias);
+        for (int point = 0; point < WinogradTiles.Points; point++)
+            Gemm.MultiplyNN(t, k, c, v.Slice(point * t * c, t * c), c, u.Slice(point * tiles.KernelPointStride, c * k), k,
+                m.Slice(point * t * k, t * k), k, accumulate: false, width);
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: TransformOutput<Float512, Vector512<float>>(m, paddedBias, output, tiles); break;
+            case SimdWidth.Vector256: TransformOutput<Float256, Vector256<float>>(m, paddedBias, output, tiles); break;
+            case SimdWidth.Vector128: TransformOutput<Float128, Vector128<float>>(m, paddedBias, output, tiles); break;
+            default: TransformOutput<Float1, float>(m, paddedBias, output, tiles); break;
+        }
+        Transpose.Matrix(output, outputArea, tiles.Outputs, k, y, outputArea);
+    }
+
+    // ---- The weight gradient, dW[k, c, r, s] = Σ_tiles Σ_a,b dY[k, 2ty + a, 2tx + b]·d_c[a + r, b + s]: per tile a 2×2
+    // block of dY correlated with the 4×4 input block gives the 3×3 kernel gradient, Winograd's F(3×3, 2×2):
+    //   dW = Aᵀ[(G g Gᵀ) ⊙ (B'ᵀ d B')]A,   G = |1 0; ½ ½; ½ −½; 0 1|,   Aᵀ = |1 1 1 0; 0 1 −1 0; 0 1 1 1|,
+    // where B'ᵀ is the forward's Bᵀ with its last row negated: the forward's V serves, the sign folded into the last step.
+    // Summed over tiles and images in the transformed domain, each point is a matrix product Z_ξ (C × K) = V_ξᵀ·Ĝ_ξ.
+
+    /// <summary>
+    /// Ĝ (16, tiles, padded outputs) ← G g Gᵀ for every 2×2 block g of dY (Outputs, OH, OW), zeros past its edge;
+    /// <paramref name="scratch"/> holds <see cref="WinogradTiles.GradientScratchSize"/> floats.
+    /// </summary>
+    public static void TransformOutputGradient(ReadOnlySpan<float> dy, Span<float> gradient, Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0)
+    {
+        int outputArea = tiles.OutputHeight * tiles.OutputWidth, k = tiles.PaddedOutputs;
+        Check(dy.Length, tiles.Outputs * outputArea, "dY");
+        Check(gradient.Length, tiles.GradientTransformSize, "Ĝ");
+        Check(scratch.Length, tiles.GradientScratchSize, "scratch");
+        Span<float> transposed = scratch[..tiles.GradientScratchSize];
+        transposed.Clear();
+        Transpose.Matrix(dy, tiles.Outputs, outputArea, outputArea, transposed, k);
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: TransformOutputGradient<Float512, Vector512<float>>(transposed, gradient, tiles); break;
+            case SimdWidth.Vector256: TransformOutputGradient<Float256, Vector256<float>>(transposed, gradient, tiles); break;
+            case SimdWidth.Vector128: TransformOutputGradient<Float128, Vector128<float>>(transposed, gradient, tiles); break;
+            default: TransformOutputGradient<Float1, float>(transposed, gradient, tiles); break;
+        }
+    }
+
+    /// <summary>
+    /// Rows [first, end) of Z_ξ (padded channels × padded outputs, at <paramref name="point"/>·<see cref="WinogradTiles.KernelPointStride"/>
+    /// in z) ← V_ξᵀ·Ĝ_ξ of one image, or += with <paramref name="accumulate"/>: an image's share of one point.
+    /// </summary>
+    public static void AccumulateWeightGradient(ReadOnlySpan<float> v, ReadOnlySpan<float> gradient, Span<float> z, int point,
+        int first, int end, bool accumulate, in WinogradTiles tiles, SimdWidth width = 0)
+    {
+        Check(v.Length, tiles.InputTransformSize, "V");
+        Check(gradient.Length, tiles.GradientTransformSize, "Ĝ");
+        Check(z.Length, tiles.KernelSize, "Z");
+        int t = tiles.Tiles, c = tiles.PaddedChannels, k = tiles.PaddedOutputs;
+        Gemm.MultiplyTN(end - first, k, t, v[(point * t * c + first)..], c, gradient.Slice(point * t * k, t * k), k,
+            z[(point * tiles.KernelPointStride + first * k)..], k, accumulate, width);
+    }
+
+    /// <summary>dW[k, c] for every filter k of one channel ← Aᵀ Z'[c, k] A, Z' being Z with the sign of B'.</summary>
+    public static void FinishWeightGradient(ReadOnlySpan<float> z, Span<float> dWeights, int channel, in WinogradTiles tiles)
+    {
+        Check(z.Length, tiles.KernelSize, "Z");
+        Check(dWeights.Length, tiles.Outputs * tiles.Channels * 9, "dW");
+        int stride = tiles.KernelPointStride;
+        Span<float> q = stackalloc float[12];
+        for (int k = 0; k < tiles.Outputs; k++)
+        {
+            int at = channel * tiles.PaddedOutputs + k;
+            // Aᵀ Z' (3×4): rows z0 + z1 + z2, z1 − z2, z1 + z2 − z3 (the last row of Z' is −z3), column by column,
+            // each column j ≠ 3 as is and column 3 negated.
+            for (int j = 0; j < 4; j++)
+            {
+                float sign = j == 3 ? -1f : 1f;
+                float z0 = z[j * stride + at], z1 = z[(4 + j) * stride + at], z2 = z[(8 + j) * stride + at], z3 = z[(12 + j) * stride + at];
+                q[j] = sign * (z0 + z1 + z2);
+                q[4 + j] = sign * (z1 - z2);
+                q[8 + j] = sign * (z1 + z2 - z3);
+            }
+            Span<float> kernel = dWeights.Slice((k * tiles.Channels + channel) * 9, 9);
+            for (int i = 0; i < 3; i++)
+            {
+                float q0 = q[4 * i], q1 = q[4 * i + 1], q2 = q[4 * i + 2], q3 = q[4 * i + 3];
+                kernel[3 * i] = q0 + q1 + q2;
+                kernel[3 * i + 1] = q1 - q2;
+                kernel[3 * i + 2] = q1 + q2 + q3;
+            }
+        }
+    }
+
+    private static void Check(int length, int needed, string what)
+    {
+        if (length < needed) throw new ArgumentException($"The Winograd {what} span holds {length} floats; the tiling needs {needed}.");
+    }
+
+    // x (C, H, W) → the zero-padded plane (padded height, padded width, padded channels) the tiles read: each row's
+    // (C × W) slab transposed into place.
+    private static void Pad(ReadOnlySpan<float> x, Span<float> padded, in WinogradTiles tiles)
+    {
+        int h = tiles.Height, w = tiles.Width, pw = tiles.PaddedWidth, channels = tiles.PaddedChannels;
+        int rows = Math.Min(h, tiles.PaddedHeight - tiles.PadTop), columns = Math.Min(w, pw - tiles.PadLeft);
+        padded.Clear();
+        for (int row = 0; row < rows; row++)
+            Transpose.Matrix(x[(row * w)..], tiles.Channels, columns, h * w, padded[(((row + tiles.PadTop) * pw + tiles.PadLeft) * channels)..], channels);
+    }
+
+    // V ← Bᵀ d B for every tile, a register of channels at a time; point ξ = 4i + j of tile t at v[(ξ·T + t)·C].
+    private static void TransformInput<TOps, TVec>(ReadOnlySpan<float> padded, Span<float> v, in WinogradTiles tiles)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int channels = tiles.PaddedChannels, line = tiles.PaddedWidth * channels;
+        nint point = (nint)tiles.Tiles * channels;
+        ref float source = ref MemoryMarshal.GetReference(padded);
+        ref float target = ref MemoryMarshal.GetReference(v);
+        for (int ty = 0, tile = 0; ty < tiles.TileRows; ty++)
+            for (int tx = 0; tx < tiles.TileColumns; tx++, tile++)
+                for (int channel = 0; channel < channels; channel += TOps.Count)
+                {
+                    ref float r0 = ref Unsafe.Add(ref source, 2 * ty * line + 2 * tx * channels + channel);
+                    ref float r1 = ref Unsafe.Add(ref r0, line);
+                    ref float r2 = ref Unsafe.Add(ref r1, line);
+                    ref float r3 = ref Unsafe.Add(ref r2, line);
+                    ref float out0 = ref Unsafe.Add(ref target, tile * channels + channel);
+                    // Bᵀ d: rows r0 − r2, r1 + r2, r2 − r1, r1 − r3; then the same combination of each row's four columns.
+                    Columns<TOps, TVec>(ref r0, ref r2, channels, subtract: true, ref out0, point);
+                    Columns<TOps, TVec>(ref r1, ref r2, channels, subtract: false, ref Unsafe.Add(ref out0, 4 * point), point);
+                    Columns<TOps, TVec>(ref r2, ref r1, channels, subtract: true, ref Unsafe.Add(ref out0, 8 * point), point);
+                    Columns<TOps, TVec>(ref r1, ref r3, channels, subtract: true, ref Unsafe.Add(ref out0, 12 * point), point);
+                }
+    }
+
+    // One row of Bᵀ d (a ± b, four columns apart by `step`) times B: columns e0 − e2, e1 + e2, e2 − e1, e1 − e3.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void Columns<TOps, TVec>(ref float a, ref float b, int step, bool subtract, ref float target, nint point)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        TVec a0 = TOps.Load(ref a), a1 = TOps.Load(ref Unsafe.Add(ref a, step)), a2 = TOps.Load(ref Unsafe.Add(ref a, 2 * step)), a3 = TOps.Load(ref Unsafe.Add(ref a, 3 * step));
+        TVec b0 = TOps.Load(ref b), b1 = TOps.Load(ref Unsafe.Add(ref b, step)), b2 = TOps.Load(ref Unsafe.Add(ref b, 2 * step)), b3 = TOps.Load(ref Unsafe.Add(ref b, 3 * step));
+        TVec e0 = subtract ? TOps.Subtract(a0, b0) : TOps.Add(a0, b0), e1 = subtract ? TOps.Subtract(a1, b1) : TOps.Add(a1, b1);
+        TVec e2 = subtract ? TOps.Subtract(a2, b2) : TOps.Add(a2, b2), e3 = subtract ? TOps.Subtract(a3, b3) : TOps.Add(a3, b3);
+        TOps.Store(TOps.Subtract(e0, e2), ref target);
+        TOps.Store(TOps.Add(e1, e2), ref Unsafe.Add(ref target, point));
+        TOps.Store(TOps.Subtract(e2, e1), ref Unsafe.Add(ref target, 2 * point));
+        TOps.Store(TOps.Subtract(e1, e3), ref Unsafe.Add(ref target, 3 * point));
+    }
+
+    // output (OH, OW, padded outputs) ← Aᵀ m A + bias for every tile, a register of outputs at a time, keeping only the
+    // outputs inside OH × OW.
+    private static void TransformOutput<TOps, TVec>(ReadOnlySpan<float> m, ReadOnlySpan<float> bias, Span<float> output, in WinogradTiles tiles)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int outputs = tiles.PaddedOutputs, oh = tiles.OutputHeight, ow = tiles.OutputWidth;
+        nint point = (nint)tiles.Tiles * outputs;
+        ref float source = ref MemoryMarshal.GetReference(m);
+        ref float target = ref MemoryMarshal.GetReference(output);
+        ref float biases = ref MemoryMarshal.GetReference(bias);
+        for (int ty = 0, tile = 0; ty < tiles.TileRows; ty++)
+            for (int tx = 0; tx < tiles.TileColumns; tx++, tile++)
+            {
+                int oy = 2 * ty, ox = 2 * tx;
+                bool right = ox + 1 < ow, below = oy + 1 < oh;
+                for (int k = 0; k < outputs; k += TOps.Count)
+                {
+                    ref float p = ref Unsafe.Add(ref source, tile * outputs + k);
+                    TVec b = TOps.Load(ref Unsafe.Add(ref biases, k));
+                    // Aᵀ m: rows m0 + m1 + m2 and m1 − m2 − m3, column by column; then the same of the columns.
+                    TVec s0 = Sum3(ref p, 0, 4, 8, point), s1 = Sum3(ref p, 1, 5, 9, point), s2 = Sum3(ref p, 2, 6, 10, point), s3 = Sum3(ref p, 3, 7, 11, point);
+                    ref float top = ref Unsafe.Add(ref target, (oy * ow + ox) * outputs + k);
+                    TOps.Store(TOps.Add(TOps.Add(TOps.Add(s0, s1), s2), b), ref top);
+                    if (right) TOps.Store(TOps.Add(TOps.Subtract(TOps.Subtract(s1, s2), s3), b), ref Unsafe.Add(ref top, outputs));
+                    if (!below) continue;
+                    TVec d0 = Difference3(ref p, 4, 8, 12, point), d1 = Difference3(ref p, 5, 9, 13, point), d2 = Difference3(ref p, 6, 10, 14, point), d3 = Difference3(ref p, 7, 11, 15, point);
+                    ref float bottom = ref Unsafe.Add(ref top, ow * outputs);
+                    TOps.Store(TOps.Add(TOps.Add(TOps.Add(d0, d1), d2), b), ref bottom);
+                    if (right) TOps.Store(TOps.Add(TOps.Subtract(TOps.Subtract(d1, d2), d3), b), ref Unsafe.Add(ref bottom, outputs));
+                }
+            }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static TVec Sum3(ref float p, int a, int b, int c, nint point) =>
+            TOps.Add(TOps.Add(TOps.Load(ref Unsafe.Add(ref p, a * point)), TOps.Load(ref Unsafe.Add(ref p, b * point))), TOps.Load(ref Unsafe.Add(ref p, c * point)));
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static TVec Difference3(ref float p, int a, int b, int c, nint point) =>
+            TOps.Subtract(TOps.Subtract(TOps.Load(ref Unsafe.Add(ref p, a * point)), TOps.Load(ref Unsafe.Add(ref p, b * point))), TOps.Load(ref Unsafe.Add(ref p, c * point)));
+    }
+    // Ĝ ← G g Gᵀ for every tile, a register of outputs at a time, g the tile's 2×2 block of dYᵀ (OH·OW, padded outputs).
+    private static void TransformOutputGradient<TOps, TVec>(ReadOnlySpan<float> transposed, Span<float> gradient, in WinogradTiles tiles)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int outputs = tiles.PaddedOutputs, oh = tiles.OutputHeight, ow = tiles.OutputWidth;
+        nint point = (nint)tiles.Tiles * outputs;
+        TVec half = TOps.Broadcast(0.5f);
+        ref float source = ref MemoryMarshal.GetReference(transposed);
+        ref float target = ref MemoryMarshal.GetReference(gradient);
+        for (int ty = 0, tile = 0; ty < tiles.TileRows; ty++)
+            for (int tx = 0; tx < tiles.TileColumns; tx++, tile++)
+            {
+                int oy = 2 * ty, ox = 2 * tx;
+                bool right = ox + 1 < ow, below = oy + 1 < oh;
+                for (int k = 0; k < outputs; k += TOps.Count)
+                {
+                    ref float top = ref Unsafe.Add(ref source, (oy * ow + ox) * outputs + k);
+                    TVec g00 = TOps.Load(ref top), g01 = right ? TOps.Load(ref Unsafe.Add(ref top, outputs)) : TOps.Zero;
+                    TVec g10 = below ? TOps.Load(ref Unsafe.Add(ref top, ow * outputs)) : TOps.Zero;
+                    TVec g11 = below && right ? TOps.Load(ref Unsafe.Add(ref top, (ow + 1) * outputs)) : TOps.Zero;
+                    ref float out0 = ref Unsafe.Add(ref target, tile * outputs + k);
+                    // G g: rows g0, ½(g0 + g1), ½(g0 − g1), g1; then the same of each row's two columns.
+                    Expand(g00, g01, half, ref out0, point);
+                    Expand(TOps.Multiply(half, TOps.Add(g00, g10)), TOps.Multiply(half, TOps.Add(g01, g11)), half, ref Unsafe.Add(ref out0, 4 * point), point);
+                    Expand(TOps.Multiply(half, TOps.Subtract(g00, g10)), TOps.Multiply(half, TOps.Subtract(g01, g11)), half, ref Unsafe.Add(ref out0, 8 * point), point);
+                    Expand(g10, g11, half, ref Unsafe.Add(ref out0, 12 * point), point);
+                }
+            }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Expand(TVec h0, TVec h1, TVec half, ref float target, nint point)
+        {
+            TOps.Store(h0, ref target);
+            TOps.Store(TOps.Multiply(half, TOps.Add(h0, h1)), ref Unsafe.Add(ref target, point));
+            TOps.Store(TOps.Multiply(half, TOps.Subtract(h0, h1)), ref Unsafe.Add(ref target, 2 * point));
+            TOps.Store(h1, ref Unsafe.Add(ref target, 3 * point));
+        }
+    }
+}
