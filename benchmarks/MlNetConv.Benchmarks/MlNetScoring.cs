@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Data;
 using MlNetConv.Core.Data;
+using MlNetConv.Core.Layers;
 using MlNetConv;
 using MlNetConv.Data;
 using MlNetConv.Core.Training;
@@ -15,11 +16,11 @@ namespace MlNetConv.Benchmarks;
 /// </summary>
 internal static class MlNetScoring
 {
-    public static (double Transform, double PredictionEngine) Measure(Dataset train, Dataset test, int threads)
+    public static (double Transform, double PredictionEngine) Measure(Dataset train, Dataset test, int threads, Layer[] layers)
     {
         var ml = new MLContext(seed: 42);
         // Scoring speed does not depend on the weights: one short epoch is enough to get a transformer.
-        var trainer = ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions { Epochs = 1, Threads = threads, ValidationSplit = 0 });
+        var trainer = ml.MulticlassClassification.Trainers.ConvNet(new ConvNetOptions { Layers = layers, Epochs = 1, Threads = threads, ValidationSplit = 0 });
         var model = trainer.Fit(new DatasetDataView(train.Slice(0, Math.Min(2048, train.Count)), FashionMnist.ClassNames));
         IDataView testView = new DatasetDataView(test, FashionMnist.ClassNames);
 

@@ -4,15 +4,16 @@ using System.Text.RegularExpressions;
 
 namespace MlNetConv.Benchmarks;
 
-/// <summary>Runs the TorchSharp peer script with the same data size, epochs and threads, and reads its figures.</summary>
+/// <summary>Runs the TorchSharp peer script with the same data, data size, epochs and threads, and reads its figures.</summary>
 internal static partial class Peer
 {
     /// <summary>The peer's figures, by the names of <see cref="EndToEnd"/>'s rows (those it has).</summary>
-    public static Dictionary<string, double?> Measure(string script, int trainLimit, int epochs, int threads)
+    public static Dictionary<string, double?> Measure(string script, string data, int trainLimit, int epochs, int threads)
     {
-        Console.WriteLine($"\nrunning the peer: {script} --train-limit {trainLimit} --epochs {epochs} --threads {threads}");
+        data = Path.GetFullPath(data);
+        Console.WriteLine($"\nrunning the peer: {script} --data {data} --train-limit {trainLimit} --epochs {epochs} --threads {threads}");
         var start = new ProcessStartInfo(script) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (string arg in new[] { "--train-limit", trainLimit.ToString(CultureInfo.InvariantCulture), "--epochs", epochs.ToString(CultureInfo.InvariantCulture),
+        foreach (string arg in new[] { "--data", data, "--train-limit", trainLimit.ToString(CultureInfo.InvariantCulture), "--epochs", epochs.ToString(CultureInfo.InvariantCulture),
                      "--threads", threads.ToString(CultureInfo.InvariantCulture) })
             start.ArgumentList.Add(arg);
         using var process = Process.Start(start) ?? throw new InvalidOperationException($"Could not start {script}.");
