@@ -156,6 +156,25 @@ public class KernelEquivalenceTests
         }
     }
 
+    [Fact]
+    public void TransposeInBlocksMatchesTheElementLoop()
+    {
+        // Whole 8×8 register blocks (where AVX is there) and the element-by-element edges, with row strides.
+        var random = new Random(4);
+        for (int trial = 0; trial < 60; trial++)
+        {
+            int rows = random.Next(1, 40), columns = random.Next(1, 40), ldSource = columns + random.Next(3), ldDestination = rows + random.Next(3);
+            float[] source = TestData.Random(rows * ldSource, trial);
+            float[] expected = TestData.Random(columns * ldDestination, trial + 1), actual = expected.ToArray();
+            Transpose.Matrix(source, rows, columns, ldSource, expected, ldDestination, useBlocks: false);
+            Transpose.Matrix(source, rows, columns, ldSource, actual, ldDestination);
+            Assert.Equal(expected, actual);
+            for (int i = 0; i < rows; i++)
+                for (int j = 0; j < columns; j++)
+                    Assert.Equal(source[i * ldSource + j], expected[j * ldDestination + i]);
+        }
+    }
+
     // The transforms add and halve before the products: rounding grows with the reduction length, a little more than direct.
     private static float WinogradTolerance(int reduction) => 1e-5f * (2 + reduction / 4f);
 
