@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using Microsoft.ML;
 using Microsoft.ML.Transforms.Image;
+using RabbitMQ.Client;
 using MlNetConv.Core.Data;
 using MlNetConv.Data;
 using MlNetConv.Hosting;
@@ -87,8 +88,18 @@ internal static class WorkerThroughput
         WaitUntil(() => Directory.Exists(Path.Combine(inbox, ".claims")) && Directory.GetDirectories(Path.Combine(inbox, ".claims")).Length == workers, "the folder workers to start");
         var clock = Stopwatch.StartNew();
         foreach (string file in Directory.GetFiles(staging)) File.Move(file, Path.Combine(inbox, Path.GetFileName(file)));
+        // Counted from the result files (a few hundred, each read once) and only then from done/: listing 20,000 files
+        // every few milliseconds took a good share of the two cores the workers were measured on.
+        var counted = new HashSet<string>();
+        int results = 0;
+        WaitUntil(() =>
+        {
+            foreach (string file in Directory.EnumerateFiles(outbox, "results-*"))
+                if (counted.Add(file)) results += File.ReadLines(file).Count();
+            return results >= files.Length;
+        }, "the folder workers to score every image", milliseconds: 20);
         string done = Path.Combine(outbox, "done");
-        WaitUntil(() => Directory.Exists(done) && Directory.GetFiles(done).Length == files.Length, "the folder workers to score every image");
+        WaitUntil(() => Directory.GetFiles(done).Length == files.Length, "the folder workers to move every image to done/");
         double rate = files.Length / clock.Elapsed.TotalSeconds;
         Stop(processes);
         Console.WriteLine($"folder inbox, {workers} worker(s): {files.Length} images in {clock.Elapsed.TotalSeconds:F2} s");
@@ -102,11 +113,15 @@ internal static class WorkerThroughput
             await client.EnqueueFolderAsync(Path.GetDirectoryName(files[0])!, ["*.png"]);
         var settings = RabbitMqTestSettings.Worker(broker, model, batch, Environment.ProcessorCount / workers);
         var processes = Enumerable.Range(0, workers).Select(_ => StartWorker(settings)).ToList();
-        // Timed from the first result, when the workers have loaded the model and are taking requests.
-        WaitUntil(() => node.MessageCountAsync(broker.ResultQueue).Result > 0, "the first result", milliseconds: 1);
+        // Timed from the first result, when the workers have loaded the model and are taking requests; counted on one
+        // connection of its own (a connection per look cost the broker, on the same two cores, more than the looks).
+        await using IConnection watch = await new ConnectionFactory { Uri = new Uri(node.Uri) }.CreateConnectionAsync();
+        await using IChannel counter = await watch.CreateChannelAsync();
+        uint Results() => counter.MessageCountAsync(broker.ResultQueue).GetAwaiter().GetResult();
+        WaitUntil(() => Results() > 0, "the first result", milliseconds: 1);
         var clock = Stopwatch.StartNew();
-        uint first = await node.MessageCountAsync(broker.ResultQueue);
-        WaitUntil(() => node.MessageCountAsync(broker.ResultQueue).Result == files.Length, "every result");
+        uint first = Results();
+        WaitUntil(() => Results() == files.Length, "every result", milliseconds: 20);
         double rate = (files.Length - first) / clock.Elapsed.TotalSeconds;
         Stop(processes);
         Console.WriteLine($"RabbitMQ, {workers} worker(s): {files.Length - first} images in {clock.Elapsed.TotalSeconds:F2} s after the first {first}");
