@@ -18,6 +18,7 @@ internal static class Activations
 
     public static void Tanh(Span<float> values) => TensorPrimitives.Tanh(values, values);
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(Span<float> values, int rowLength)
     {
         for (int start = 0; start < values.Length; start += rowLength)
@@ -28,18 +29,21 @@ internal static class Activations
     }
 
     // dz = da·a·(1 − a)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SigmoidBackward(ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz)
     {
         for (int i = 0; i < dz.Length; i++) dz[i] = da[i] * a[i] * (1 - a[i]);
     }
 
     // dz = da·(1 − a²)
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TanhBackward(ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz)
     {
         for (int i = 0; i < dz.Length; i++) dz[i] = da[i] * (1 - a[i] * a[i]);
     }
 
     // dz = a ⊙ (da − Σ da·a), row by row (the softmax Jacobian applied to da).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void SoftmaxBackward(ReadOnlySpan<float> a, ReadOnlySpan<float> da, Span<float> dz, int rowLength)
     {
         for (int start = 0; start < dz.Length; start += rowLength)
@@ -68,6 +72,7 @@ internal static class Activations
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ReluBackward<TOps, TVec>(ref float a, ref float da, ref float dz, int length)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {

@@ -30,6 +30,7 @@ internal static class AdamKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Step<TOps, TVec>(int n, ref float p, ref float g, ref float m, ref float v,
         float alpha, float beta1, float beta2, float epsilon)
         where TOps : struct, IFloatVector<TVec> where TVec : struct

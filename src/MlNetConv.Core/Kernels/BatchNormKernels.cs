@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace MlNetConv.Core.Kernels;
 
@@ -16,6 +17,7 @@ namespace MlNetConv.Core.Kernels;
 internal static class BatchNormKernels
 {
     /// <summary>Channel c's mean and biased variance over the batch (two passes: the variance of the centred values).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static (float Mean, float Variance) Moments(ReadOnlySpan<float> x, int batch, int channels, int area, int c)
     {
         double sum = 0;
@@ -40,6 +42,7 @@ internal static class BatchNormKernels
     }
 
     /// <summary>y = x·scale + shift on channel c, with scale = γ/√(σ² + ε) and shift = β − μ·scale.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Normalize(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int area, int c, float scale, float shift)
     {
         for (int n = 0; n < batch; n++)
@@ -56,6 +59,7 @@ internal static class BatchNormKernels
     /// <paramref name="dx"/> is empty, writes dx. <paramref name="batchStatistics"/>: the forward pass used the batch's own
     /// statistics (training), so they depend on x too; otherwise they were constants (inference).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static (float DGamma, float DBeta) Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, int batch, int channels,
         int area, int c, float mean, float inverseStd, float gamma, bool batchStatistics)
     {

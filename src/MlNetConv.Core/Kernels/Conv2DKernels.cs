@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using MlNetConv.Core.Geometry;
 
 namespace MlNetConv.Core.Kernels;
@@ -14,6 +15,7 @@ namespace MlNetConv.Core.Kernels;
 internal static class Conv2DKernels
 {
     /// <summary>y ← W·unfold(x) + b; leaves unfold(x) in <paramref name="columns"/> for the backward pass.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias,
         Span<float> y, Span<float> columns, in ConvShape shape, SimdWidth width = 0)
     {
@@ -29,6 +31,7 @@ internal static class Conv2DKernels
     }
 
     /// <summary>dB ← row sums of dY (overwritten).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void BackwardBias(ReadOnlySpan<float> dy, Span<float> dBias, in ConvShape shape)
     {
         int area = shape.Window.OutputArea;

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using MlNetConv.Core.Geometry;
 
 namespace MlNetConv.Core.Kernels;
@@ -31,6 +32,7 @@ public static class CrossCorrelation
         Correlate(input, Rotate180(kernel), padding);
 
     /// <summary>The kernel turned by 180°: K'[r, s] = K[R − 1 − r, S − 1 − s].</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float[,] Rotate180(float[,] kernel)
     {
         ArgumentNullException.ThrowIfNull(kernel);
@@ -46,6 +48,7 @@ public static class CrossCorrelation
     /// output[oy, ox] = Σ_r Σ_s input[oy·sy + r − padTop, ox·sx + s − padLeft] · kernel[r, s] over row-major spans,
     /// for any stride and padding described by <paramref name="window"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Correlate(ReadOnlySpan<float> input, ReadOnlySpan<float> kernel, Window2D window, Span<float> output)
     {
         var (rows, cols) = (window.Rows, window.Columns);

@@ -7,6 +7,8 @@ namespace MlNetConv.Core.Kernels;
 /// The few vector operations the hand-written kernels need, over one register width. Each kernel is written
 /// once, generic over an implementation of this interface; the JIT specialises it per width, so the
 /// AVX-512, AVX2, SSE/NEON and scalar paths are the same source (as TensorPrimitives does with its operators).
+/// Kernel methods with loops are marked <c>AggressiveOptimization</c>: compiled optimized at their first call instead of
+/// starting unoptimized and instrumented, where a scoring worker's first seconds ran 10× slower (profiled).
 /// </summary>
 internal interface IFloatVector<TVector> where TVector : struct
 {

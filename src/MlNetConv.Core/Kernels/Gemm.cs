@@ -99,6 +99,7 @@ internal static class Gemm
         public static int Rows => 8;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Broadcast<TOps, TVec>(int m, int n, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
         ref float c, int ldc, bool accumulate)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
@@ -124,6 +125,7 @@ internal static class Gemm
     }
 
     // One panel of one or two registers' width (the second, if any, is never masked), all rows of C.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Panel<TOps, TVec>(int m, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
         ref float c, int ldc, bool accumulate, int registers, TVec mask)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
@@ -257,6 +259,7 @@ internal static class Gemm
     }
 
     // For products narrower than one register: C(i,j) = Σp A(i,p)·B(p,j) with B(p,j) = b[p·bRow + j·bColumn].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ScalarColumns(int m, int n, int k, ref float a, int aRow, int aColumn,
         ref float b, int bRow, int bColumn, ref float c, int ldc, bool accumulate)
     {
@@ -278,6 +281,7 @@ internal static class Gemm
     // Blocks of 2 rows × 4 columns keep eight accumulators; the K tail is one register that ends at K,
     // with the lanes already counted masked to zero.
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Dot<TOps, TVec>(int m, int n, int k, ref float a, int lda, ref float b, int ldb,
         ref float c, int ldc, bool accumulate)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
@@ -347,6 +351,7 @@ internal static class Gemm
     private static void Put(ref float destination, float value, bool accumulate) =>
         destination = accumulate ? destination + value : value;
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float DotRow<TOps, TVec>(ref float x, ref float y, int k, int kFull, TVec tailMask)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace MlNetConv.Core.Kernels;
 
@@ -9,17 +10,20 @@ namespace MlNetConv.Core.Kernels;
 /// </summary>
 internal static class GlobalPooling2DKernels
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AverageForward(ReadOnlySpan<float> x, Span<float> y, int area)
     {
         for (int c = 0; c < y.Length; c++) y[c] = TensorPrimitives.Sum(x.Slice(c * area, area)) / area;
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AverageBackward(ReadOnlySpan<float> dy, Span<float> dx, int area)
     {
         for (int c = 0; c < dy.Length; c++) dx.Slice(c * area, area).Fill(dy[c] / area);
     }
 
     /// <summary>y_c = max x_c; <paramref name="argMax"/>[c] is its first position within the channel.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxForward(ReadOnlySpan<float> x, Span<float> y, Span<int> argMax, int area)
     {
         for (int c = 0; c < y.Length; c++)
@@ -31,6 +35,7 @@ internal static class GlobalPooling2DKernels
         }
     }
 
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxBackward(ReadOnlySpan<float> dy, ReadOnlySpan<int> argMax, Span<float> dx, int area)
     {
         dx.Clear();

@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 using MlNetConv.Core.Geometry;
 
 namespace MlNetConv.Core.Kernels;
@@ -11,6 +12,7 @@ namespace MlNetConv.Core.Kernels;
 internal static class Im2Col
 {
     /// <summary>columns ← unfold(x).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Unfold(ReadOnlySpan<float> x, Span<float> columns, in ConvShape shape)
     {
         WindowAxis rows = shape.Window.Rows, cols = shape.Window.Columns;
@@ -56,6 +58,7 @@ internal static class Im2Col
     /// dx ← fold(columns): the adjoint of <see cref="Unfold"/>, each column entry added back to the pixel it came from.
     /// The entries that stand for padding are overwritten with zeros (columns is the caller's scratch).
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Fold(Span<float> columns, Span<float> dx, in ConvShape shape)
     {
         WindowAxis rows = shape.Window.Rows, cols = shape.Window.Columns;
@@ -137,6 +140,7 @@ internal static class Im2Col
     }
 
     // Zeroes, in every in-image line of the row, the entries left and right of the in-image columns.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void ClearPaddingColumns(Span<float> row, in WindowAxis rows, in WindowAxis cols, int r, int s)
     {
         ValidRange(rows, r, out int oyStart, out int oyEnd);

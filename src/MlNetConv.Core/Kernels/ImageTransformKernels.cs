@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 namespace MlNetConv.Core.Kernels;
 
 /// <summary>
@@ -8,6 +9,7 @@ namespace MlNetConv.Core.Kernels;
 /// </summary>
 internal static class ImageTransformKernels
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Flip(ReadOnlySpan<float> x, Span<float> y, int channels, int height, int width, bool horizontal, bool vertical)
     {
         for (int c = 0; c < channels; c++)
@@ -28,6 +30,7 @@ internal static class ImageTransformKernels
 
     // Output (i, j) reads the source at (i − dy, j − dx): rows i0 = i + floor(−dy) and i0 + 1 with weights 1 − fy and fy,
     // columns likewise. Forward gathers target[to] += w·source[from]; the transpose scatters target[from] += w·source[to].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Translate(ReadOnlySpan<float> source, Span<float> target, int channels, int height, int width, float dy, float dx, bool transpose)
     {
         target.Clear();

@@ -16,6 +16,7 @@ internal static class Pooling2DKernels
     /// The textbook's 2×2 windows with stride 2 and no padding take a vector path (<see cref="MaxForwardTwoByTwo"/>);
     /// every other window the general loop of <see cref="Reference.Pooling2DReference.MaxForward"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxForward(ReadOnlySpan<float> x, Span<float> y, Span<int> argMax, int channels, in Window2D window, SimdWidth width = 0)
     {
         var (rows, cols) = (window.Rows, window.Columns);
@@ -49,6 +50,7 @@ internal static class Pooling2DKernels
     // 2×2 windows, stride 2: a register of outputs comes from two registers of each input row, split into even and odd
     // columns. The window is scanned (0,0), (0,1), (1,0), (1,1); a later value takes over only if it is greater or a
     // NaN, and nothing takes over from a NaN: the first maximum wins and NaN propagates, branch-free.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void MaxForwardTwoByTwo<TOps, TVec>(ref float x, ref float y, ref int argMax, bool keepIndices, int channels, in Window2D window)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
@@ -90,6 +92,7 @@ internal static class Pooling2DKernels
     }
 
     /// <summary>dx = 0, then each dy is routed to the input that won its window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxBackward(ReadOnlySpan<float> dy, ReadOnlySpan<int> argMax, Span<float> dx, int inputSize)
     {
         dx[..inputSize].Clear();
@@ -97,6 +100,7 @@ internal static class Pooling2DKernels
     }
 
     /// <summary>y = mean over the in-image positions of each window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AverageForward(ReadOnlySpan<float> x, Span<float> y, int channels, in Window2D window)
     {
         var (rows, cols) = (window.Rows, window.Columns);
@@ -115,6 +119,7 @@ internal static class Pooling2DKernels
     }
 
     /// <summary>dx = each dy spread evenly over the in-image positions of its window.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void AverageBackward(ReadOnlySpan<float> dy, Span<float> dx, int channels, in Window2D window)
     {
         var (rows, cols) = (window.Rows, window.Columns);

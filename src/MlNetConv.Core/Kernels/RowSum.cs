@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace MlNetConv.Core.Kernels;
 
@@ -8,6 +9,7 @@ namespace MlNetConv.Core.Kernels;
 /// </summary>
 internal static class RowSum
 {
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Sum(ReadOnlySpan<float> rows, int count, Span<float> sum)
     {
         int length = sum.Length;

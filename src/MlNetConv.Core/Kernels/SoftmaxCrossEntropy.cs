@@ -1,4 +1,5 @@
 using System.Numerics.Tensors;
+using System.Runtime.CompilerServices;
 
 namespace MlNetConv.Core.Kernels;
 
@@ -15,6 +16,7 @@ internal static class SoftmaxCrossEntropy
     public const float Epsilon = 1e-7f;
 
     /// <summary>Loss from logits: log Σ exp(z) − z_label with the max subtracted first.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float FromLogits(ReadOnlySpan<float> logits, ReadOnlySpan<int> labels, int classes, Span<float> dLogits, float labelSmoothing = 0)
     {
         if (labelSmoothing != 0) return Smoothed(logits, labels, classes, dLogits, labelSmoothing, fromLogits: true);
@@ -36,6 +38,7 @@ internal static class SoftmaxCrossEntropy
     }
 
     /// <summary>Loss from probabilities a softmax layer already produced: −log(max(p_label, ε)).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static float FromProbabilities(ReadOnlySpan<float> probabilities, ReadOnlySpan<int> labels, int classes, Span<float> dLogits, float labelSmoothing = 0)
     {
         if (labelSmoothing != 0) return Smoothed(probabilities, labels, classes, dLogits, labelSmoothing, fromLogits: false);
@@ -54,6 +57,7 @@ internal static class SoftmaxCrossEntropy
 
     // Both forms with smoothed targets: p = softmax(z) (or the given probabilities), loss −Σ y_k·log max(p_k, ε),
     // gradient (p − y)/N. A separate path, so training without smoothing keeps its exact bits.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static float Smoothed(ReadOnlySpan<float> values, ReadOnlySpan<int> labels, int classes, Span<float> dLogits, float smoothing, bool fromLogits)
     {
         int n = labels.Length;

@@ -1,7 +1,7 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
-using System.Runtime.Intrinsics;
 using System.Runtime.Intrinsics.X86;
+using System.Runtime.Intrinsics;
 
 namespace MlNetConv.Core.Kernels;
 
@@ -13,6 +13,7 @@ internal static class Transpose
     /// (row stride ldDestination); <paramref name="useBlocks"/> false takes the plain element-by-element loop, the
     /// reference the tests hold the blocked one to.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Matrix(ReadOnlySpan<float> source, int rows, int columns, int ldSource, Span<float> destination, int ldDestination, bool useBlocks = true)
     {
         if (rows == 0 || columns == 0) return;
@@ -38,6 +39,7 @@ internal static class Transpose
 
     // destination[j, i] = source[i, j] for i in [firstRow, endRow), j in [firstColumn, endColumn). Destination rows
     // are written contiguously; the strided source reads walk a few dozen cache lines that stay in L1.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Elements(ref float src, int firstRow, int endRow, int firstColumn, int endColumn, int ldSource, ref float dst, int ldDestination)
     {
         for (int j = firstColumn; j < endColumn; j++)

@@ -29,6 +29,7 @@ internal static class Winograd
     /// <paramref name="forInputGradient"/>, of every kernel turned by 180° with the roles swapped, (16, padded K, padded C),
     /// as the input gradient reads them. <paramref name="u"/> holds the tiling's <see cref="WinogradTiles.KernelSize"/>.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TransformKernels(ReadOnlySpan<float> weights, Span<float> u, in WinogradTiles tiles, bool forInputGradient)
     {
         int outputs = tiles.PaddedOutputs, plane = tiles.KernelPointStride;
@@ -82,6 +83,7 @@ internal static class Winograd
     /// y (Outputs, OH, OW) ← the correlation whose transformed input is V (<see cref="TransformInput"/>) with the kernels
     /// U (<see cref="TransformKernels"/>), plus <paramref name="bias"/> per output channel when given.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Correlate(ReadOnlySpan<float> v, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
         Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0)
     {
@@ -153,6 +155,7 @@ internal static class Winograd
     }
 
     /// <summary>dW[k, c] for every filter k of one channel ← Aᵀ Z'[c, k] A, Z' being Z with the sign of B'.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void FinishWeightGradient(ReadOnlySpan<float> z, Span<float> dWeights, int channel, in WinogradTiles tiles)
     {
         Check(z.Length, tiles.KernelSize, "Z");
@@ -190,6 +193,7 @@ internal static class Winograd
 
     // x (C, H, W) → the zero-padded plane (padded height, padded width, padded channels) the tiles read: each row's
     // (C × W) slab transposed into place.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pad(ReadOnlySpan<float> x, Span<float> padded, in WinogradTiles tiles)
     {
         int h = tiles.Height, w = tiles.Width, pw = tiles.PaddedWidth, channels = tiles.PaddedChannels;
@@ -200,6 +204,7 @@ internal static class Winograd
     }
 
     // V ← Bᵀ d B for every tile, a register of channels at a time; point ξ = 4i + j of tile t at v[(ξ·T + t)·C].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformInput<TOps, TVec>(ReadOnlySpan<float> padded, Span<float> v, in WinogradTiles tiles)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
@@ -241,6 +246,7 @@ internal static class Winograd
 
     // output (OH, OW, padded outputs) ← Aᵀ m A + bias for every tile, a register of outputs at a time, keeping only the
     // outputs inside OH × OW.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformOutput<TOps, TVec>(ReadOnlySpan<float> m, ReadOnlySpan<float> bias, Span<float> output, in WinogradTiles tiles)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
@@ -280,6 +286,7 @@ internal static class Winograd
             TOps.Subtract(TOps.Subtract(TOps.Load(ref Unsafe.Add(ref p, a * point)), TOps.Load(ref Unsafe.Add(ref p, b * point))), TOps.Load(ref Unsafe.Add(ref p, c * point)));
     }
     // Ĝ ← G g Gᵀ for every tile, a register of outputs at a time, g the tile's 2×2 block of dYᵀ (OH·OW, padded outputs).
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformOutputGradient<TOps, TVec>(ReadOnlySpan<float> transposed, Span<float> gradient, in WinogradTiles tiles)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
