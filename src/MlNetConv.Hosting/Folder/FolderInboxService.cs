@@ -22,6 +22,7 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
     {
         // A bad model zip stops the host before it starts: the process exits non-zero with the reason logged.
         core.LoadModel();
+        core.WarmUp();
         claims = new ClaimStore(options);
         int recovered = claims.RecoverAbandoned();
         logger.LogInformation("Scoring {Inbox} with model {ModelId} ({ModelPath}) as worker {Worker}; {Recovered} files recovered from stopped workers",
@@ -37,47 +38,81 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
         if (arrivals.CurrentCount == 0) arrivals.Release();
     }
 
+    // Three batches at a time: while one is scored, the next is claimed and read and the one before is committed; the
+    // file work (a rename, a read and a move per image, a result file) costs about what the scoring does.
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
-        while (!stoppingToken.IsCancellationRequested)
+        Task committing = Task.CompletedTask;
+        Task<ClaimedBatch?>? claiming = null;
+        try
         {
-            int scored = 0;
-            try
+            while (!stoppingToken.IsCancellationRequested)
             {
+                ClaimedBatch? batch;
+                try
+                {
+                    batch = claiming is null ? ClaimAndRead() : await claiming;
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    batch = null;
+                    logger.LogError(e, "A file operation failed; retrying after the poll interval");
+                }
+                finally
+                {
+                    claiming = null;
+                }
+                if (batch is null)
+                {
+                    await committing;
+                    if (claims!.RecoverAbandoned() is int recovered and > 0)
+                        logger.LogInformation("Recovered {Recovered} files from stopped workers while idle", recovered);
+                    try { await arrivals.WaitAsync(options.PollInterval, stoppingToken); }
+                    catch (OperationCanceledException) { break; }
+                    continue;
+                }
+                if (!stoppingToken.IsCancellationRequested) claiming = Task.Run(ClaimAndRead, CancellationToken.None);
                 core.ReloadModelIfReplaced();
-                scored = ScoreOneBatch();
-                if (scored == 0 && claims!.RecoverAbandoned() is int recovered and > 0)
-                    logger.LogInformation("Recovered {Recovered} files from stopped workers while idle", recovered);
+                ScoringOutcome[] outcomes = core.Score(batch.Id, batch.Images);
+                await committing;
+                committing = Task.Run(() => Commit(batch, outcomes), CancellationToken.None);
             }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        }
+        finally
+        {
+            // The last batch is committed; one claimed ahead and not scored goes back to the inbox.
+            await committing;
+            if (claiming is not null)
             {
-                logger.LogError(e, "A file operation failed; retrying after the poll interval");
-            }
-            if (scored == 0)
-            {
-                try { await arrivals.WaitAsync(options.PollInterval, stoppingToken); }
-                catch (OperationCanceledException) { break; }
+                try
+                {
+                    if (await claiming is { } unscored) claims!.Release(unscored.Folder);
+                }
+                catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+                {
+                    logger.LogError(e, "A file operation failed while stopping; the files left claimed go back to the inbox when the worker lets go of them");
+                }
             }
         }
     }
 
-    // Claims, scores and commits one batch; returns how many files it took.
-    private int ScoreOneBatch()
+    /// <summary>A claimed batch: its folder, and the images read from it (a file that cannot be read has failed already).</summary>
+    private sealed record ClaimedBatch(string Id, string Folder, List<string> Claimed, List<ImageToScore> Images);
+
+    // Claims up to a batch of inbox files and reads them; null when the inbox has none.
+    private ClaimedBatch? ClaimAndRead()
     {
         var (batchId, files) = claims!.Claim(options.BatchSize);
-        if (files.Count == 0) return 0;
-        string batchFolder = Path.GetDirectoryName(files[0].Claimed)!;
-
-        // Read here, decoded once by the core; a file that cannot even be read fails on its own.
-        var readable = new List<(string Original, string Claimed)>();
+        if (files.Count == 0) return null;
+        var claimed = new List<string>();
         var images = new List<ImageToScore>();
         foreach (var file in files)
         {
             try
             {
                 images.Add(new ImageToScore(Path.GetFileName(file.Original), File.ReadAllBytes(file.Claimed)));
-                readable.Add(file);
+                claimed.Add(file.Claimed);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
@@ -85,14 +120,25 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
                 logger.LogWarning("{File} failed: the file could not be read: {Reason}", file.Original, e.Message);
             }
         }
+        return new ClaimedBatch(batchId, Path.GetDirectoryName(files[0].Claimed)!, claimed, images);
+    }
 
-        ScoringOutcome[] outcomes = core.Score(batchId, images);
-        for (int i = 0; i < outcomes.Length; i++)
-            if (!outcomes[i].Scored) claims.Fail(readable[i].Claimed, outcomes[i].FailureReason!);
-        var results = outcomes.Where(o => o.Scored).ToList();
-        if (results.Count > 0) ResultWriter.Write(options.Outbox, batchId, options.ResultFormat, results); // the commit
-        claims.Complete(batchFolder);
-        return files.Count;
+    // Failures to failed/, then the result file (the commit), then the inputs to done/. A file operation that fails
+    // leaves the batch claimed: it is settled when the worker stops, or by whichever worker recovers it.
+    private void Commit(ClaimedBatch batch, ScoringOutcome[] outcomes)
+    {
+        try
+        {
+            for (int i = 0; i < outcomes.Length; i++)
+                if (!outcomes[i].Scored) claims!.Fail(batch.Claimed[i], outcomes[i].FailureReason!);
+            var results = outcomes.Where(o => o.Scored).ToList();
+            if (results.Count > 0) ResultWriter.Write(options.Outbox, batch.Id, options.ResultFormat, results);
+            claims!.Complete(batch.Folder);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            logger.LogError(e, "A file operation failed committing batch {Batch}; its files stay claimed until the worker stops or is recovered", batch.Id);
+        }
     }
 
     public override async Task StopAsync(CancellationToken cancellationToken)
