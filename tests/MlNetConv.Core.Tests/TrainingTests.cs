@@ -51,6 +51,18 @@ public class TrainingTests
     }
 
     [Fact]
+    public void SingleImagesOnTwoThreadsPredictTheSameAsABatch()
+    {
+        // Batch 1 on two threads splits Dense's units between the threads (latency); each output is the same sum.
+        var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 4) { Threads = 2 };
+        float[] x = TestData.Test.SamplesToArray(0, 9);
+        float[] batch = model.Predict(x, batchSize: 9), single = model.Predict(x, batchSize: 1);
+        Assert.Equal(batch, single);
+        model.Threads = 1;
+        Assert.Equal(batch, model.Predict(x, batchSize: 1));
+    }
+
+    [Fact]
     public void PredictionsAreProbabilities()
     {
         var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn());

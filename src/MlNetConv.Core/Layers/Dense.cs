@@ -132,7 +132,14 @@ public sealed class Dense : Layer
 
         public IParallelWork BackwardWork { get; }
 
-        public int RowChunks => Math.Min(pass.Batch, threads);
+        // Fewer samples than threads (batch-1 latency): the units split into column blocks instead, each reading its
+        // share of W, where the product is bound by reading W. Softmax needs whole rows, so it keeps one block.
+        private bool SplitUnits => pass.Batch < threads && layer.Activation != Activation.Softmax && layer.Units >= 2 * UnitsPerBlock;
+
+        // Whole 512-bit registers per column block.
+        private const int UnitsPerBlock = 16;
+
+        public int RowChunks => SplitUnits ? threads : Math.Min(pass.Batch, threads);
 
         public int InputBlocks => (layer.Inputs + InputsPerBlock - 1) / InputsPerBlock;
 
@@ -142,19 +149,29 @@ public sealed class Dense : Layer
             return this;
         }
 
+        // Rows (samples) of a chunk, all units; or, when the units are split, every row and a block of units. Each output
+        // is the same sum either way.
         private void ForwardRows(int chunk)
         {
-            int first = (int)((long)chunk * pass.Batch / RowChunks), count = (int)((long)(chunk + 1) * pass.Batch / RowChunks) - first;
-            int d = layer.Inputs, u = layer.Units;
-            Span<float> y = pass.Output.AsSpan(first * u, count * u);
-            Gemm.MultiplyNN(count, u, d, pass.Input.AsSpan(first * d, count * d), d, layer.Kernel, u, y, u, accumulate: false);
-            if (layer.UseBias)
-                for (int row = 0; row < count; row++)
-                {
-                    Span<float> r = y.Slice(row * u, u);
-                    TensorPrimitives.Add(r, layer.Bias, r);
-                }
-            layer.Activation.Forward(y, u);
+            int d = layer.Inputs, u = layer.Units, blocks = (u + UnitsPerBlock - 1) / UnitsPerBlock;
+            int first = 0, end = pass.Batch, firstUnit = 0, endUnit = u;
+            if (SplitUnits)
+            {
+                firstUnit = chunk * blocks / RowChunks * UnitsPerBlock;
+                endUnit = Math.Min(u, (chunk + 1) * blocks / RowChunks * UnitsPerBlock);
+            }
+            else
+                (first, end) = ((int)((long)chunk * pass.Batch / RowChunks), (int)((long)(chunk + 1) * pass.Batch / RowChunks));
+            int count = end - first;
+            int width = endUnit - firstUnit;
+            Span<float> y = pass.Output.AsSpan(first * u + firstUnit, (count - 1) * u + width);
+            Gemm.MultiplyNN(count, width, d, pass.Input.AsSpan(first * d, count * d), d, layer.Kernel[firstUnit..], u, y, u, accumulate: false);
+            for (int row = 0; row < count; row++)
+            {
+                Span<float> r = y.Slice(row * u, width);
+                if (layer.UseBias) TensorPrimitives.Add(r, layer.Bias[firstUnit..endUnit], r);
+                layer.Activation.Forward(r, width);
+            }
         }
 
         public void TransposeOutputGradient() =>
