@@ -1,6 +1,7 @@
 using MlNetConv.Core.Kernels;
 using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
+using MlNetConv.Core.Threading;
 
 namespace MlNetConv.Core.Layers;
 
@@ -35,20 +36,14 @@ public sealed class ActivationLayer : Layer
     /// <inheritdoc />
     public override Layer Clone() => new ActivationLayer(Activation, Name);
 
-    internal override void ForwardPass(LayerPass pass)
-    {
-        Span<float> y = pass.Output.AsSpan(0, pass.Batch * InputShape.Size);
-        pass.Input.AsSpan(0, y.Length).CopyTo(y);
-        Activation.Forward(y, InputShape.Size);
-    }
+    internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) => new Buffers(this);
+
+    // Image by image on the pool: after a convolution this is a few megabytes a batch, too much for one core to stream.
+    internal override void ForwardPass(LayerPass pass) => ((Buffers)pass.Buffers!).Run(pass, forward: true);
 
     internal override void BackwardPass(LayerPass pass)
     {
-        if (pass.InputGradient is null) return;
-        int length = pass.Batch * InputShape.Size;
-        Span<float> dx = pass.InputGradient.AsSpan(0, length);
-        if (pass.OutputGradientIsPreActivation) pass.OutputGradient.AsSpan(0, length).CopyTo(dx);
-        else Activation.Backward(pass.Output.AsSpan(0, length), pass.OutputGradient.AsSpan(0, length), dx, InputShape.Size);
+        if (pass.InputGradient is not null) ((Buffers)pass.Buffers!).Run(pass, forward: false);
     }
 
     internal override void WriteConfig(BinaryWriter writer) => writer.Write((byte)Activation);
@@ -56,4 +51,40 @@ public sealed class ActivationLayer : Layer
     internal override string ToOnnx(IOnnxGraph graph, string input) => Activation.ToOnnx(graph, input, OutputShape, Name);
 
     internal static ActivationLayer ReadConfig(BinaryReader reader, string name) => new((Activation)reader.ReadByte(), name);
+
+    private sealed class Buffers : LayerBuffers
+    {
+        private readonly ActivationLayer layer;
+        private readonly IParallelWork forwardWork, backwardWork;
+        private LayerPass pass = null!;
+
+        public Buffers(ActivationLayer layer)
+        {
+            this.layer = layer;
+            forwardWork = new Work<Buffers>(this, static (b, n) => b.Forward(n));
+            backwardWork = new Work<Buffers>(this, static (b, n) => b.Backward(n));
+        }
+
+        public void Run(LayerPass current, bool forward)
+        {
+            pass = current;
+            current.Pool.Run(forward ? forwardWork : backwardWork, current.Batch);
+        }
+
+        private void Forward(int n)
+        {
+            int size = layer.InputShape.Size;
+            Span<float> y = pass.Output.AsSpan(n * size, size);
+            pass.Input.AsSpan(n * size, size).CopyTo(y);
+            layer.Activation.Forward(y, size);
+        }
+
+        private void Backward(int n)
+        {
+            int size = layer.InputShape.Size;
+            Span<float> dx = pass.InputGradient.AsSpan(n * size, size);
+            if (pass.OutputGradientIsPreActivation) pass.OutputGradient.AsSpan(n * size, size).CopyTo(dx);
+            else layer.Activation.Backward(pass.Output.AsSpan(n * size, size), pass.OutputGradient.AsSpan(n * size, size), dx, size);
+        }
+    }
 }
