@@ -27,6 +27,7 @@ internal sealed class Workspace
         var pool = WorkerPool.ForThreads(threads);
         float[] input = Input;
         float[]? inputGradient = null;
+        bool parametersBefore = false;
         int offset = 0;
         for (int i = 0; i < layers.Count; i++)
         {
@@ -40,7 +41,9 @@ internal sealed class Workspace
                 Input = input,
                 Output = output,
                 OutputGradient = outputGradient,
-                InputGradient = inputGradient,
+                // dX only where a layer before has parameters to train: after a leading RandomFlip, conv1 computed a
+                // gradient for its input that nothing read.
+                InputGradient = parametersBefore ? inputGradient : null,
                 ParameterGradients = training ? new ArraySegment<float>(parameterGradients!, offset, layer.ParameterCount) : default,
                 // The cross-entropy of a softmax output hands back dL/d(logits) (SoftmaxCrossEntropy.FromProbabilities).
                 OutputGradientIsPreActivation = last && layer.OutputActivation == Activation.Softmax,
@@ -48,6 +51,7 @@ internal sealed class Workspace
                 Pool = pool,
             };
             offset += layer.ParameterCount;
+            parametersBefore |= layer.ParameterCount > 0;
             input = output;
             inputGradient = outputGradient;
         }
