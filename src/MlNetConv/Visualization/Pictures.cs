@@ -106,7 +106,12 @@ public static class Pictures
         var plot = new SKRect(area.Left + 44, area.Top + 8, area.Right - 8, area.Bottom - 30);
         double[] all = train.Concat(validation).Where(double.IsFinite).ToArray();
         double min = all.Min(), max = all.Max();
-        if (max - min < 1e-9) { min -= 0.5; max += 0.5; }
+        if (max - min < 1e-9 * Math.Max(1, Math.Abs(max)))
+        {
+            // A constant (a fixed learning rate of 1e-3, say): an axis of half its size either side, not of ±0.5.
+            double half = max == 0 ? 0.5 : Math.Abs(max) / 2;
+            (min, max) = (min - half, max + half);
+        }
         double pad = (max - min) * 0.08;
         min = all.Min() >= 0 ? Math.Max(min - pad, 0) : min - pad; // a quantity that cannot be negative gets no negative axis
         max += pad;
