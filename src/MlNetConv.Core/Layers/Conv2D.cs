@@ -152,15 +152,9 @@ public sealed class Conv2D : Layer
 
         protected ConvShape Shape => Layer.shape;
 
-        /// <summary>Chunks the current parallel run splits the batch into.</summary>
-        protected int Chunks { get; set; }
-
         public abstract void Forward(LayerPass pass);
 
         public abstract void Backward(LayerPass pass);
-
-        protected (int First, int End) ChunkImages(int chunk) =>
-            ((int)((long)chunk * Pass.Batch / Chunks), (int)((long)(chunk + 1) * Pass.Batch / Chunks));
 
         // dZ = f'(·)·dY in place and this image's dB; returns dZ.
         protected Span<float> OutputGradientOf(int n)
@@ -190,6 +184,7 @@ public sealed class Conv2D : Layer
         private readonly float[]? weightGradientT;     // (C·R·S, K): dWᵀ summed over the batch, if transposedWeights
         private readonly int rowsPerBlock, weightBlocks;
         private readonly IParallelWork forwardWork, prepareWork, weightGradientWork, inputGradientWork;
+        private int chunks; // of the forward pass: an image each in training (each keeps its columns), one per column slot otherwise
 
         public DirectBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training)
         {
@@ -219,8 +214,8 @@ public sealed class Conv2D : Layer
         public override void Forward(LayerPass pass)
         {
             Pass = pass;
-            Chunks = pass.Training ? pass.Batch : Math.Min(pass.Batch, columnSlots);
-            pass.Pool.Run(forwardWork, Chunks);
+            chunks = pass.Training ? pass.Batch : Math.Min(pass.Batch, columnSlots);
+            pass.Pool.Run(forwardWork, chunks);
         }
 
         public override void Backward(LayerPass pass)
@@ -236,7 +231,7 @@ public sealed class Conv2D : Layer
         private void ForwardChunk(int chunk)
         {
             ConvShape s = Shape;
-            var (first, end) = ChunkImages(chunk);
+            int first = (int)((long)chunk * Pass.Batch / chunks), end = (int)((long)(chunk + 1) * Pass.Batch / chunks);
             for (int n = first; n < end; n++)
             {
                 Span<float> y = Pass.Output.AsSpan(n * s.OutputSize, s.OutputSize);
