@@ -119,10 +119,10 @@ public class KernelEquivalenceTests
             float[] dy = TestData.Random(shape.OutputSize, trial + 3);
 
             WinogradTiles forward = WinogradTiles.Forward(shape);
-            float[] u = new float[forward.KernelSize], scratch = TestData.Random(forward.ScratchSize, trial + 4), v = TestData.Random(forward.InputTransformSize, trial + 8);
+            float[] u = TestData.Random(forward.KernelSize, trial + 15), scratch = TestData.Random(forward.ScratchSize, trial + 4), v = TestData.Random(forward.InputTransformSize, trial + 8);
             float[] expectedY = new float[shape.OutputSize], actualY = TestData.Random(shape.OutputSize, trial + 5);
             Conv2DReference.Forward(x, weights, bias, expectedY, shape);
-            Winograd.TransformKernels(weights, u, forward, forInputGradient: false);
+            Winograd.TransformKernels(weights, u, TestData.Random(forward.KernelScratchSize, trial + 13), forward, forInputGradient: false, width);
             Winograd.TransformInput(x, v, scratch, forward, width);
             Winograd.Correlate(v, u, bias, actualY, scratch, forward, width);
             TestData.AssertClose(expectedY, actualY, WinogradTolerance(c), "forward " + what);
@@ -144,12 +144,12 @@ public class KernelEquivalenceTests
             TestData.AssertClose(expectedW.Select(value => 2 * value).ToArray(), actualW, WinogradTolerance(h * w), "2·dW " + what);
 
             WinogradTiles backward = WinogradTiles.InputGradient(shape);
-            u = new float[backward.KernelSize];
+            u = TestData.Random(backward.KernelSize, trial + 16);
             scratch = TestData.Random(backward.ScratchSize, trial + 6);
             v = TestData.Random(backward.InputTransformSize, trial + 12);
             float[] expectedX = new float[shape.InputSize], actualX = TestData.Random(shape.InputSize, trial + 7);
             Conv2DReference.BackwardInput(dy, weights, expectedX, shape);
-            Winograd.TransformKernels(weights, u, backward, forInputGradient: true);
+            Winograd.TransformKernels(weights, u, TestData.Random(backward.KernelScratchSize, trial + 14), backward, forInputGradient: true, width);
             Winograd.TransformInput(dy, v, scratch, backward, width);
             Winograd.Correlate(v, u, default, actualX, scratch, backward, width);
             TestData.AssertClose(expectedX, actualX, WinogradTolerance(k), "dX " + what);

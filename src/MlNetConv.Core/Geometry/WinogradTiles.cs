@@ -63,6 +63,11 @@ internal readonly record struct WinogradTiles(int Channels, int Outputs, int Hei
     /// <summary>Floats of the transformed kernels U (16, padded channels, padded outputs).</summary>
     public int KernelSize => Points * KernelPointStride;
 
+    /// <summary>
+    /// Floats of the scratch the kernel transform needs: each row of U's matrix as 9 taps of padded-outputs columns.
+    /// </summary>
+    public int KernelScratchSize => PaddedChannels * 9 * PaddedOutputs;
+
     /// <summary>Floats of one image's transformed input V (16, tiles, padded channels).</summary>
     public int InputTransformSize => Points * Tiles * PaddedChannels;
 

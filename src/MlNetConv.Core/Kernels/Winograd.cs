@@ -27,39 +27,70 @@ internal static class Winograd
     /// <summary>
     /// U ← G g Gᵀ for weights (K, C, 3, 3), laid out (16, padded C, padded K) as the forward pass reads them; with
     /// <paramref name="forInputGradient"/>, of every kernel turned by 180° with the roles swapped, (16, padded K, padded C),
-    /// as the input gradient reads them. <paramref name="u"/> holds the tiling's <see cref="WinogradTiles.KernelSize"/>.
+    /// as the input gradient reads them. <paramref name="u"/> holds the tiling's <see cref="WinogradTiles.KernelSize"/>;
+    /// <paramref name="scratch"/> holds <see cref="WinogradTiles.KernelScratchSize"/> floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void TransformKernels(ReadOnlySpan<float> weights, Span<float> u, in WinogradTiles tiles, bool forInputGradient)
+    public static void TransformKernels(ReadOnlySpan<float> weights, Span<float> u, Span<float> scratch, in WinogradTiles tiles, bool forInputGradient,
+        SimdWidth width = 0)
     {
-        int outputs = tiles.PaddedOutputs, plane = tiles.KernelPointStride;
         int filters = forInputGradient ? tiles.Channels : tiles.Outputs, inputs = forInputGradient ? tiles.Outputs : tiles.Channels;
-        if (weights.Length != filters * inputs * 9 || u.Length != tiles.KernelSize)
-            throw new ArgumentException($"Weights of {weights.Length} and transformed kernels of {u.Length} floats do not fit {filters} filters over {inputs} channels.");
+        if (weights.Length != filters * inputs * 9 || u.Length != tiles.KernelSize || scratch.Length < tiles.KernelScratchSize)
+            throw new ArgumentException($"Weights of {weights.Length}, transformed kernels of {u.Length} and scratch of {scratch.Length} floats do not fit {filters} filters over {inputs} channels.");
+        // Each (row of U's matrix, kernel tap) as a line over U's contiguous index, zero past the real ones: the 9 taps of
+        // (k, c) at scratch[(row·9 + tap)·padded + column], so the transform runs a register of kernels at a time.
+        int rows = forInputGradient ? filters : inputs, columns = forInputGradient ? inputs : filters, padded = tiles.PaddedOutputs;
+        Span<float> taps = scratch[..tiles.KernelScratchSize];
+        taps.Clear();
         u.Clear();
-        // The index contiguous in U innermost, so each of the 16 points is written in order.
-        int outer = forInputGradient ? filters : inputs, inner = forInputGradient ? inputs : filters;
-        Span<float> g = stackalloc float[9];
-        for (int i = 0; i < outer; i++)
-            for (int j = 0; j < inner; j++)
+        if (forInputGradient)
+            for (int k = 0; k < filters; k++) // row k: the taps of (k, c) over c, turned by 180°
+                Transpose.Matrix(weights.Slice(k * inputs * 9, inputs * 9), inputs, 9, 9, taps.Slice(k * 9 * padded, 9 * padded), padded);
+        else // row c: the taps of (k, c) over k
+            Transpose.Matrix(weights, filters, inputs * 9, inputs * 9, taps, padded);
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: TransformKernels<Float512, Vector512<float>>(taps, u, rows, padded, tiles.KernelPointStride, forInputGradient); break;
+            case SimdWidth.Vector256: TransformKernels<Float256, Vector256<float>>(taps, u, rows, padded, tiles.KernelPointStride, forInputGradient); break;
+            case SimdWidth.Vector128: TransformKernels<Float128, Vector128<float>>(taps, u, rows, padded, tiles.KernelPointStride, forInputGradient); break;
+            default: TransformKernels<Float1, float>(taps, u, rows, padded, tiles.KernelPointStride, forInputGradient); break;
+        }
+    }
+
+    // U's rows, a register of columns at a time: t = G g (4×3), then U = t Gᵀ (4×4), point (i, j) at u[(4i + j)·stride].
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void TransformKernels<TOps, TVec>(ReadOnlySpan<float> taps, Span<float> u, int rows, int padded, int stride, bool turned)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        TVec half = TOps.Broadcast(0.5f);
+        ref float source = ref MemoryMarshal.GetReference(taps);
+        ref float target = ref MemoryMarshal.GetReference(u);
+        for (int row = 0; row < rows; row++)
+            for (int column = 0; column < padded; column += TOps.Count)
             {
-                var (k, c) = forInputGradient ? (i, j) : (j, i);
-                ReadOnlySpan<float> kernel = weights.Slice((k * inputs + c) * 9, 9);
-                if (forInputGradient) for (int r = 0; r < 9; r++) g[r] = kernel[8 - r];
-                else kernel.CopyTo(g);
-                // t = G g (4×3), then U = t Gᵀ (4×4): point (row, column) at u[(4·row + column)·plane].
-                int at = i * outputs + j;
-                for (int row = 0; row < 4; row++, at += 4 * plane)
-                {
-                    float t0 = row switch { 0 => g[0], 1 => 0.5f * (g[0] + g[3] + g[6]), 2 => 0.5f * (g[0] - g[3] + g[6]), _ => g[6] };
-                    float t1 = row switch { 0 => g[1], 1 => 0.5f * (g[1] + g[4] + g[7]), 2 => 0.5f * (g[1] - g[4] + g[7]), _ => g[7] };
-                    float t2 = row switch { 0 => g[2], 1 => 0.5f * (g[2] + g[5] + g[8]), 2 => 0.5f * (g[2] - g[5] + g[8]), _ => g[8] };
-                    u[at] = t0;
-                    u[at + plane] = 0.5f * (t0 + t1 + t2);
-                    u[at + 2 * plane] = 0.5f * (t0 - t1 + t2);
-                    u[at + 3 * plane] = t2;
-                }
+                // Tap i of the kernel, or of the kernel turned by 180° (tap 8 − i).
+                ref float g = ref Unsafe.Add(ref source, row * 9 * padded + column + (turned ? 8 * padded : 0));
+                nint step = turned ? -padded : padded;
+                TVec g0 = TOps.Load(ref g), g1 = TOps.Load(ref Unsafe.Add(ref g, step)), g2 = TOps.Load(ref Unsafe.Add(ref g, 2 * step));
+                TVec g3 = TOps.Load(ref Unsafe.Add(ref g, 3 * step)), g4 = TOps.Load(ref Unsafe.Add(ref g, 4 * step)), g5 = TOps.Load(ref Unsafe.Add(ref g, 5 * step));
+                TVec g6 = TOps.Load(ref Unsafe.Add(ref g, 6 * step)), g7 = TOps.Load(ref Unsafe.Add(ref g, 7 * step)), g8 = TOps.Load(ref Unsafe.Add(ref g, 8 * step));
+                ref float at = ref Unsafe.Add(ref target, row * padded + column);
+                Expand(g0, g1, g2, half, ref at, stride);
+                Expand(TOps.Multiply(half, TOps.Add(TOps.Add(g0, g3), g6)), TOps.Multiply(half, TOps.Add(TOps.Add(g1, g4), g7)),
+                    TOps.Multiply(half, TOps.Add(TOps.Add(g2, g5), g8)), half, ref Unsafe.Add(ref at, 4 * stride), stride);
+                Expand(TOps.Multiply(half, TOps.Add(TOps.Subtract(g0, g3), g6)), TOps.Multiply(half, TOps.Add(TOps.Subtract(g1, g4), g7)),
+                    TOps.Multiply(half, TOps.Add(TOps.Subtract(g2, g5), g8)), half, ref Unsafe.Add(ref at, 8 * stride), stride);
+                Expand(g6, g7, g8, half, ref Unsafe.Add(ref at, 12 * stride), stride);
             }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Expand(TVec t0, TVec t1, TVec t2, TVec half, ref float target, int stride)
+        {
+            TOps.Store(t0, ref target);
+            TOps.Store(TOps.Multiply(half, TOps.Add(TOps.Add(t0, t1), t2)), ref Unsafe.Add(ref target, stride));
+            TOps.Store(TOps.Multiply(half, TOps.Add(TOps.Subtract(t0, t1), t2)), ref Unsafe.Add(ref target, 2 * stride));
+            TOps.Store(t2, ref Unsafe.Add(ref target, 3 * stride));
+        }
     }
 
     /// <summary>V (16, tiles, padded channels) ← Bᵀ d B for every 4×4 block d of x (Channels, H, W) the tiles read.</summary>

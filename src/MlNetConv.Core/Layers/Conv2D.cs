@@ -307,9 +307,11 @@ public sealed class Conv2D : Layer
             int groups = (capacity + GroupSize - 1) / GroupSize;
             inputTransforms = new float[(long)(training ? capacity : groups) * tiles.InputTransformSize];
             // Backward, a group's scratch holds Ĝ of the image in hand and its scratch, and the input gradient's V and scratch.
-            scratchSize = training
-                ? Math.Max(tiles.ScratchSize, tiles.GradientTransformSize + tiles.GradientScratchSize + inputGradientTiles.ScratchSize + inputGradientTiles.InputTransformSize)
-                : tiles.ScratchSize;
+            // The first group's scratch also serves the kernel transforms, made before the groups run.
+            scratchSize = Math.Max(tiles.KernelScratchSize, training
+                ? Math.Max(Math.Max(tiles.ScratchSize, inputGradientTiles.KernelScratchSize),
+                    tiles.GradientTransformSize + tiles.GradientScratchSize + inputGradientTiles.ScratchSize + inputGradientTiles.InputTransformSize)
+                : tiles.ScratchSize);
             scratch = new float[(long)groups * scratchSize];
             if (training)
             {
@@ -329,7 +331,7 @@ public sealed class Conv2D : Layer
             Pass = pass;
             if (!Layer.Kernel.SequenceEqual(kernelsSource))
             {
-                Winograd.TransformKernels(Layer.Kernel, kernels, tiles, forInputGradient: false);
+                Winograd.TransformKernels(Layer.Kernel, kernels, Scratch(0), tiles, forInputGradient: false);
                 Layer.Kernel.CopyTo(kernelsSource);
             }
             pass.Pool.Run(forwardWork, Groups(pass.Batch));
@@ -338,7 +340,7 @@ public sealed class Conv2D : Layer
         public override void Backward(LayerPass pass)
         {
             Pass = pass;
-            if (pass.InputGradient is not null) Winograd.TransformKernels(Layer.Kernel, inputGradientKernels, inputGradientTiles, forInputGradient: true);
+            if (pass.InputGradient is not null) Winograd.TransformKernels(Layer.Kernel, inputGradientKernels, Scratch(0), inputGradientTiles, forInputGradient: true);
             pass.Pool.Run(backwardWork, Groups(pass.Batch));
             pass.Pool.Run(sumWork, WinogradTiles.Points);
             pass.Pool.Run(finishWork, Shape.InputChannels);
