@@ -132,7 +132,9 @@ public class KernelEquivalenceTests
             float[] expectedW = new float[shape.WeightCount], expectedB = new float[k], actualW = TestData.Random(shape.WeightCount, trial + 9);
             Conv2DReference.BackwardWeights(x, dy, expectedW, expectedB, shape);
             float[] gradient = TestData.Random(forward.GradientTransformSize, trial + 10), z = TestData.Random(forward.KernelSize, trial + 11);
-            Winograd.TransformOutputGradient(dy, gradient, scratch, forward, width);
+            WinogradTiles backward = WinogradTiles.InputGradient(shape);
+            float[] padded = TestData.Random(backward.PaddedInputSize, trial + 17);
+            Winograd.TransformOutputGradient(dy, gradient, padded, forward, backward, width);
             int split = random.Next(forward.PaddedChannels + 1);
             for (int image = 0; image < 2; image++)
                 for (int point = 0; point < WinogradTiles.Points; point++)
@@ -143,7 +145,6 @@ public class KernelEquivalenceTests
             for (int channel = 0; channel < c; channel++) Winograd.FinishWeightGradient(z, actualW, channel, forward);
             TestData.AssertClose(expectedW.Select(value => 2 * value).ToArray(), actualW, WinogradTolerance(h * w), "2·dW " + what);
 
-            WinogradTiles backward = WinogradTiles.InputGradient(shape);
             u = TestData.Random(backward.KernelSize, trial + 16);
             scratch = TestData.Random(backward.ScratchSize, trial + 6);
             v = TestData.Random(backward.InputTransformSize, trial + 12);
@@ -153,6 +154,10 @@ public class KernelEquivalenceTests
             Winograd.TransformInput(dy, v, scratch, backward, width);
             Winograd.Correlate(v, u, default, actualX, scratch, backward, width);
             TestData.AssertClose(expectedX, actualX, WinogradTolerance(k), "dX " + what);
+            // The plane the output gradient's transform padded gives dX the same V, bit for bit.
+            float[] fromPadded = TestData.Random(backward.InputTransformSize, trial + 18);
+            Winograd.TransformPaddedInput(padded, fromPadded, backward, width);
+            Assert.Equal(v, fromPadded);
         }
     }
 

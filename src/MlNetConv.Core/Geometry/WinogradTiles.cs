@@ -68,6 +68,9 @@ internal readonly record struct WinogradTiles(int Channels, int Outputs, int Hei
     /// </summary>
     public int KernelScratchSize => PaddedChannels * 9 * PaddedOutputs;
 
+    /// <summary>Floats of the zero-padded input plane the tiles read (padded height, padded width, padded channels).</summary>
+    public int PaddedInputSize => PaddedHeight * PaddedWidth * PaddedChannels;
+
     /// <summary>Floats of one image's transformed input V (16, tiles, padded channels).</summary>
     public int InputTransformSize => Points * Tiles * PaddedChannels;
 
@@ -78,11 +81,8 @@ internal readonly record struct WinogradTiles(int Channels, int Outputs, int Hei
     /// Floats of the scratch one image needs besides V: the padded input plane (padded height, padded width, padded
     /// channels), M (16, tiles, padded outputs), the output or output gradient as (OH, OW, padded outputs), a padded bias.
     /// </summary>
-    public int ScratchSize => PaddedHeight * PaddedWidth * PaddedChannels + GradientTransformSize
+    public int ScratchSize => PaddedInputSize + GradientTransformSize
         + OutputHeight * OutputWidth * PaddedOutputs + PaddedOutputs;
-
-    /// <summary>Floats of the scratch <c>TransformOutputGradient</c> needs: the output gradient as (OH, OW, padded outputs).</summary>
-    public int GradientScratchSize => OutputHeight * OutputWidth * PaddedOutputs;
 
     private static int RoundUp(int count) => (count + 15) & ~15;
 }

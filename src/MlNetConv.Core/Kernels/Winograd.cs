@@ -99,15 +99,9 @@ internal static class Winograd
         Check(x.Length, tiles.Channels * tiles.Height * tiles.Width, "x");
         Check(v.Length, tiles.InputTransformSize, "V");
         Check(scratch.Length, tiles.ScratchSize, "scratch");
-        Span<float> padded = scratch[..(tiles.PaddedHeight * tiles.PaddedWidth * tiles.PaddedChannels)];
+        Span<float> padded = scratch[..tiles.PaddedInputSize];
         Pad(x, padded, tiles);
-        switch (width == 0 ? Simd.Best : width)
-        {
-            case SimdWidth.Vector512: TransformInput<Float512, Vector512<float>>(padded, v, tiles); break;
-            case SimdWidth.Vector256: TransformInput<Float256, Vector256<float>>(padded, v, tiles); break;
-            case SimdWidth.Vector128: TransformInput<Float128, Vector128<float>>(padded, v, tiles); break;
-            default: TransformInput<Float1, float>(padded, v, tiles); break;
-        }
+        TransformPaddedInput(padded, v, tiles, width);
     }
 
     /// <summary>
@@ -124,9 +118,9 @@ internal static class Winograd
         Check(scratch.Length, tiles.ScratchSize, "scratch");
         if (!bias.IsEmpty) Check(bias.Length, tiles.Outputs, "bias");
         int t = tiles.Tiles, c = tiles.PaddedChannels, k = tiles.PaddedOutputs, outputArea = tiles.OutputHeight * tiles.OutputWidth;
-        Span<float> m = scratch.Slice(tiles.PaddedHeight * tiles.PaddedWidth * c, tiles.GradientTransformSize);
-        Span<float> output = scratch.Slice(tiles.PaddedHeight * tiles.PaddedWidth * c + m.Length, outputArea * k);
-        Span<float> paddedBias = scratch.Slice(tiles.PaddedHeight * tiles.PaddedWidth * c + m.Length + output.Length, k);
+        Span<float> m = scratch.Slice(tiles.PaddedInputSize, tiles.GradientTransformSize);
+        Span<float> output = scratch.Slice(tiles.PaddedInputSize + m.Length, outputArea * k);
+        Span<float> paddedBias = scratch.Slice(tiles.PaddedInputSize + m.Length + output.Length, k);
         paddedBias.Clear();
         bias.CopyTo(paddedBias);
         for (int point = 0; point < WinogradTiles.Points; point++)
@@ -149,24 +143,40 @@ internal static class Winograd
     // Summed over tiles and images in the transformed domain, each point is a matrix product Z_ξ (C × K) = V_ξᵀ·Ĝ_ξ.
 
     /// <summary>
-    /// Ĝ (16, tiles, padded outputs) ← G g Gᵀ for every 2×2 block g of dY (Outputs, OH, OW), zeros past its edge;
-    /// <paramref name="scratch"/> holds <see cref="WinogradTiles.GradientScratchSize"/> floats.
+    /// Ĝ (16, tiles, padded outputs) ← G g Gᵀ for every 2×2 block g of dY (Outputs, OH, OW), zeros past its edge. dY is
+    /// moved once, into the input gradient's zero-padded plane <paramref name="padded"/> (<paramref name="inputGradient"/>'s
+    /// <see cref="WinogradTiles.PaddedInputSize"/> floats), where <see cref="TransformPaddedInput"/> finds it for dX.
     /// </summary>
-    public static void TransformOutputGradient(ReadOnlySpan<float> dy, Span<float> gradient, Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0)
+    public static void TransformOutputGradient(ReadOnlySpan<float> dy, Span<float> gradient, Span<float> padded, in WinogradTiles tiles,
+        in WinogradTiles inputGradient, SimdWidth width = 0)
     {
-        int outputArea = tiles.OutputHeight * tiles.OutputWidth, k = tiles.PaddedOutputs;
-        Check(dy.Length, tiles.Outputs * outputArea, "dY");
+        Check(dy.Length, tiles.Outputs * tiles.OutputHeight * tiles.OutputWidth, "dY");
         Check(gradient.Length, tiles.GradientTransformSize, "Ĝ");
-        Check(scratch.Length, tiles.GradientScratchSize, "scratch");
-        Span<float> transposed = scratch[..tiles.GradientScratchSize];
-        transposed.Clear();
-        Transpose.Matrix(dy, tiles.Outputs, outputArea, outputArea, transposed, k);
+        Check(padded.Length, inputGradient.PaddedInputSize, "padded plane");
+        Pad(dy, padded, inputGradient);
+        // dY[oy, ox] sits at (oy + pad top, ox + pad left) of the plane, and the plane holds zeros past dY's edges.
+        int row = inputGradient.PaddedWidth * inputGradient.PaddedChannels;
+        int origin = inputGradient.PadTop * row + inputGradient.PadLeft * inputGradient.PaddedChannels;
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: TransformOutputGradient<Float512, Vector512<float>>(transposed, gradient, tiles); break;
-            case SimdWidth.Vector256: TransformOutputGradient<Float256, Vector256<float>>(transposed, gradient, tiles); break;
-            case SimdWidth.Vector128: TransformOutputGradient<Float128, Vector128<float>>(transposed, gradient, tiles); break;
-            default: TransformOutputGradient<Float1, float>(transposed, gradient, tiles); break;
+            case SimdWidth.Vector512: TransformOutputGradient<Float512, Vector512<float>>(padded[origin..], row, gradient, tiles); break;
+            case SimdWidth.Vector256: TransformOutputGradient<Float256, Vector256<float>>(padded[origin..], row, gradient, tiles); break;
+            case SimdWidth.Vector128: TransformOutputGradient<Float128, Vector128<float>>(padded[origin..], row, gradient, tiles); break;
+            default: TransformOutputGradient<Float1, float>(padded[origin..], row, gradient, tiles); break;
+        }
+    }
+
+    /// <summary>V ← Bᵀ d B for every 4×4 block of a plane <see cref="TransformOutputGradient"/> has already padded.</summary>
+    public static void TransformPaddedInput(ReadOnlySpan<float> padded, Span<float> v, in WinogradTiles tiles, SimdWidth width = 0)
+    {
+        Check(padded.Length, tiles.PaddedInputSize, "padded plane");
+        Check(v.Length, tiles.InputTransformSize, "V");
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: TransformInput<Float512, Vector512<float>>(padded, v, tiles); break;
+            case SimdWidth.Vector256: TransformInput<Float256, Vector256<float>>(padded, v, tiles); break;
+            case SimdWidth.Vector128: TransformInput<Float128, Vector128<float>>(padded, v, tiles); break;
+            default: TransformInput<Float1, float>(padded, v, tiles); break;
         }
     }
 
@@ -316,15 +326,16 @@ internal static class Winograd
         static TVec Difference3(ref float p, int a, int b, int c, nint point) =>
             TOps.Subtract(TOps.Subtract(TOps.Load(ref Unsafe.Add(ref p, a * point)), TOps.Load(ref Unsafe.Add(ref p, b * point))), TOps.Load(ref Unsafe.Add(ref p, c * point)));
     }
-    // Ĝ ← G g Gᵀ for every tile, a register of outputs at a time, g the tile's 2×2 block of dYᵀ (OH·OW, padded outputs).
+    // Ĝ ← G g Gᵀ for every tile, a register of outputs at a time, g the tile's 2×2 block of dY laid out (rows of
+    // `row` floats, columns of padded outputs).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformOutputGradient<TOps, TVec>(ReadOnlySpan<float> transposed, Span<float> gradient, in WinogradTiles tiles)
+    private static void TransformOutputGradient<TOps, TVec>(ReadOnlySpan<float> dy, int row, Span<float> gradient, in WinogradTiles tiles)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
         int outputs = tiles.PaddedOutputs, oh = tiles.OutputHeight, ow = tiles.OutputWidth;
         nint point = (nint)tiles.Tiles * outputs;
         TVec half = TOps.Broadcast(0.5f);
-        ref float source = ref MemoryMarshal.GetReference(transposed);
+        ref float source = ref MemoryMarshal.GetReference(dy);
         ref float target = ref MemoryMarshal.GetReference(gradient);
         for (int ty = 0, tile = 0; ty < tiles.TileRows; ty++)
             for (int tx = 0; tx < tiles.TileColumns; tx++, tile++)
@@ -333,10 +344,10 @@ internal static class Winograd
                 bool right = ox + 1 < ow, below = oy + 1 < oh;
                 for (int k = 0; k < outputs; k += TOps.Count)
                 {
-                    ref float top = ref Unsafe.Add(ref source, (oy * ow + ox) * outputs + k);
+                    ref float top = ref Unsafe.Add(ref source, oy * row + ox * outputs + k);
                     TVec g00 = TOps.Load(ref top), g01 = right ? TOps.Load(ref Unsafe.Add(ref top, outputs)) : TOps.Zero;
-                    TVec g10 = below ? TOps.Load(ref Unsafe.Add(ref top, ow * outputs)) : TOps.Zero;
-                    TVec g11 = below && right ? TOps.Load(ref Unsafe.Add(ref top, (ow + 1) * outputs)) : TOps.Zero;
+                    TVec g10 = below ? TOps.Load(ref Unsafe.Add(ref top, row)) : TOps.Zero;
+                    TVec g11 = below && right ? TOps.Load(ref Unsafe.Add(ref top, row + outputs)) : TOps.Zero;
                     ref float out0 = ref Unsafe.Add(ref target, tile * outputs + k);
                     // G g: rows g0, ½(g0 + g1), ½(g0 − g1), g1; then the same of each row's two columns.
                     Expand(g00, g01, half, ref out0, point);

@@ -310,7 +310,7 @@ public sealed class Conv2D : Layer
             // The first group's scratch also serves the kernel transforms, made before the groups run.
             scratchSize = Math.Max(tiles.KernelScratchSize, training
                 ? Math.Max(Math.Max(tiles.ScratchSize, inputGradientTiles.KernelScratchSize),
-                    tiles.GradientTransformSize + tiles.GradientScratchSize + inputGradientTiles.ScratchSize + inputGradientTiles.InputTransformSize)
+                    tiles.GradientTransformSize + inputGradientTiles.ScratchSize + inputGradientTiles.InputTransformSize)
                 : tiles.ScratchSize);
             scratch = new float[(long)groups * scratchSize];
             if (training)
@@ -369,25 +369,25 @@ public sealed class Conv2D : Layer
             }
         }
 
-        // Each image in turn: dZ and dB, Ĝ and its share of the group's Z, then dX.
+        // Each image in turn: dZ and dB, Ĝ and its share of the group's Z, then dX from the plane Ĝ's transform padded.
         private void BackwardGroup(int group)
         {
             ConvShape s = Shape;
             var (first, end) = GroupImages(group);
             Span<float> work = Scratch(group);
             Span<float> gradient = work[..tiles.GradientTransformSize];
-            Span<float> gradientScratch = work.Slice(gradient.Length, tiles.GradientScratchSize);
-            Span<float> inputGradientScratch = work.Slice(gradient.Length + gradientScratch.Length, inputGradientTiles.ScratchSize);
-            Span<float> v = work.Slice(gradient.Length + gradientScratch.Length + inputGradientScratch.Length, inputGradientTiles.InputTransformSize);
+            Span<float> inputGradientScratch = work.Slice(gradient.Length, inputGradientTiles.ScratchSize);
+            Span<float> padded = inputGradientScratch[..inputGradientTiles.PaddedInputSize]; // dZ, moved once for Ĝ and dX
+            Span<float> v = work.Slice(gradient.Length + inputGradientScratch.Length, inputGradientTiles.InputTransformSize);
             Span<float> z = groupWeightGradients.AsSpan(group * tiles.KernelSize, tiles.KernelSize);
             for (int n = first; n < end; n++)
             {
                 Span<float> dz = OutputGradientOf(n);
-                Winograd.TransformOutputGradient(dz, gradient, gradientScratch, tiles);
+                Winograd.TransformOutputGradient(dz, gradient, padded, tiles, inputGradientTiles);
                 for (int point = 0; point < WinogradTiles.Points; point++)
                     Winograd.AccumulateWeightGradient(InputTransform(n), gradient, z, point, 0, tiles.PaddedChannels, accumulate: n > first, tiles);
                 if (Pass.InputGradient is null) continue;
-                Winograd.TransformInput(dz, v, inputGradientScratch, inputGradientTiles);
+                Winograd.TransformPaddedInput(padded, v, inputGradientTiles);
                 Winograd.Correlate(v, inputGradientKernels, default, Pass.InputGradient.AsSpan(n * s.InputSize, s.InputSize), inputGradientScratch, inputGradientTiles);
             }
         }
