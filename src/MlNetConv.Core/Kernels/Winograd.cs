@@ -7,7 +7,7 @@ namespace MlNetConv.Core.Kernels;
 
 /// <summary>
 /// 3×3 stride-1 cross-correlation of one image by Winograd's minimal filtering F(2×2, 3×3) (Lavin and Gray, 2016): the
-/// fast path of Conv2D's forward pass and input gradient. A tile of 2×2 outputs comes from a 4×4 input block d and a 3×3
+/// fast path of Conv2D's forward pass and input gradient (and, by F(3×3, 2×2) further down, of its weight gradient). A tile of 2×2 outputs comes from a 4×4 input block d and a 3×3
 /// kernel g as Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A. Summed over channels, the product at each of the 16 points ξ of a
 /// transformed tile is a matrix product,
 ///   M_ξ (T × K) = V_ξ (T × C) · U_ξ (C × K),   V = Bᵀ d B per tile and channel,   U = G g Gᵀ per channel and filter,
@@ -326,28 +326,24 @@ internal static class Winograd
         static TVec Difference3(ref float p, int a, int b, int c, nint point) =>
             TOps.Subtract(TOps.Subtract(TOps.Load(ref Unsafe.Add(ref p, a * point)), TOps.Load(ref Unsafe.Add(ref p, b * point))), TOps.Load(ref Unsafe.Add(ref p, c * point)));
     }
-    // Ĝ ← G g Gᵀ for every tile, a register of outputs at a time, g the tile's 2×2 block of dY laid out (rows of
-    // `row` floats, columns of padded outputs).
+    // Ĝ ← G g Gᵀ for every tile, a register of outputs at a time, g the tile's 2×2 block of dY in the padded plane (rows
+    // of `row` floats, columns of padded outputs), which holds zeros past dY's last row and column: no edge cases.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformOutputGradient<TOps, TVec>(ReadOnlySpan<float> dy, int row, Span<float> gradient, in WinogradTiles tiles)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
-        int outputs = tiles.PaddedOutputs, oh = tiles.OutputHeight, ow = tiles.OutputWidth;
+        int outputs = tiles.PaddedOutputs;
         nint point = (nint)tiles.Tiles * outputs;
         TVec half = TOps.Broadcast(0.5f);
         ref float source = ref MemoryMarshal.GetReference(dy);
         ref float target = ref MemoryMarshal.GetReference(gradient);
         for (int ty = 0, tile = 0; ty < tiles.TileRows; ty++)
             for (int tx = 0; tx < tiles.TileColumns; tx++, tile++)
-            {
-                int oy = 2 * ty, ox = 2 * tx;
-                bool right = ox + 1 < ow, below = oy + 1 < oh;
                 for (int k = 0; k < outputs; k += TOps.Count)
                 {
-                    ref float top = ref Unsafe.Add(ref source, oy * row + ox * outputs + k);
-                    TVec g00 = TOps.Load(ref top), g01 = right ? TOps.Load(ref Unsafe.Add(ref top, outputs)) : TOps.Zero;
-                    TVec g10 = below ? TOps.Load(ref Unsafe.Add(ref top, row)) : TOps.Zero;
-                    TVec g11 = below && right ? TOps.Load(ref Unsafe.Add(ref top, row + outputs)) : TOps.Zero;
+                    ref float top = ref Unsafe.Add(ref source, 2 * ty * row + 2 * tx * outputs + k);
+                    TVec g00 = TOps.Load(ref top), g01 = TOps.Load(ref Unsafe.Add(ref top, outputs));
+                    TVec g10 = TOps.Load(ref Unsafe.Add(ref top, row)), g11 = TOps.Load(ref Unsafe.Add(ref top, row + outputs));
                     ref float out0 = ref Unsafe.Add(ref target, tile * outputs + k);
                     // G g: rows g0, ½(g0 + g1), ½(g0 − g1), g1; then the same of each row's two columns.
                     Expand(g00, g01, half, ref out0, point);
@@ -355,7 +351,6 @@ internal static class Winograd
                     Expand(TOps.Multiply(half, TOps.Subtract(g00, g10)), TOps.Multiply(half, TOps.Subtract(g01, g11)), half, ref Unsafe.Add(ref out0, 8 * point), point);
                     Expand(g10, g11, half, ref Unsafe.Add(ref out0, 12 * point), point);
                 }
-            }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static void Expand(TVec h0, TVec h1, TVec half, ref float target, nint point)
