@@ -200,6 +200,29 @@ public class KernelEquivalenceTests
         }
     }
 
+    // Moments that would be subnormal are 0, at every width and in the scalar tail; the normal ones keep their rule.
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void AdamFlushesSubnormalMomentsToZero(SimdWidth width)
+    {
+        const int length = 37;
+        float tiny = BitConverter.Int32BitsToSingle(0x0080_0000) * 1.05f; // just above the smallest normal: × 0.9 is subnormal
+        float[] m = Enumerable.Range(0, length).Select(i => (i % 4) switch { 0 => tiny, 1 => -tiny, 2 => 1e-40f, _ => 1e-3f }).ToArray();
+        float[] v = Enumerable.Range(0, length).Select(i => i % 3 == 0 ? 1e-40f : 1e-6f).ToArray();
+        float[] g = new float[length], p = new float[length];
+        float[] expectedM = m.Select(x => x * 0.9f).ToArray(), expectedV = v.Select(x => x * 0.999f).ToArray();
+        AdamKernels.Step(p, g, m, v, 1e-3f, 0.9f, 0.999f, 1e-7f, width);
+        for (int i = 0; i < length; i++)
+        {
+            Assert.False(float.IsSubnormal(m[i]) || float.IsSubnormal(v[i]), $"element {i}, {width}: m {m[i]}, v {v[i]}");
+            Assert.Equal(float.IsSubnormal(expectedM[i]) ? 0 : expectedM[i], m[i], 1e-6f * Math.Abs(expectedM[i]));
+            Assert.Equal(float.IsSubnormal(expectedV[i]) ? 0 : expectedV[i], v[i], 1e-6f * Math.Abs(expectedV[i]));
+        }
+        float[] velocity = [tiny * 0.5f, -1e-40f, 1e-3f, float.Epsilon, 0];
+        Subnormals.Flush(velocity, width);
+        Assert.Equal([0, 0, 1e-3f, 0, 0], velocity);
+    }
+
     [Theory]
     [MemberData(nameof(Widths))]
     public void MaxPoolingFastPathMatchesTheReference(SimdWidth width)

@@ -7,6 +7,7 @@ namespace MlNetConv.Core.Kernels;
 /// <summary>
 /// One Adam update over every parameter in a single pass (Keras's rule; see <see cref="Training.Adam"/>):
 /// m ← m + (g − m)(1 − β₁), v ← v + (g² − v)(1 − β₂), θ ← θ − α·m / (√v + ε), α already bias-corrected.
+/// Moments that fall below the smallest normal float become 0 (<see cref="Subnormals"/>: why, and what it saves).
 /// <see cref="Reference.AdamReference"/> is the same rule element by element.
 /// </summary>
 internal static class AdamKernels
@@ -37,12 +38,13 @@ internal static class AdamKernels
     {
         int w = TOps.Count, i = 0;
         TVec keep1 = TOps.Broadcast(1 - beta1), keep2 = TOps.Broadcast(1 - beta2), eps = TOps.Broadcast(epsilon), step = TOps.Broadcast(-alpha);
+        TVec largest = TOps.Broadcast(Subnormals.Largest), negativeLargest = TOps.Broadcast(-Subnormals.Largest);
         for (; i + w <= n; i += w)
         {
             TVec gi = TOps.Load(ref Unsafe.Add(ref g, i));
             TVec mi = TOps.Load(ref Unsafe.Add(ref m, i)), vi = TOps.Load(ref Unsafe.Add(ref v, i));
-            mi = TOps.MultiplyAdd(TOps.Subtract(gi, mi), keep1, mi);
-            vi = TOps.MultiplyAdd(TOps.Subtract(TOps.Multiply(gi, gi), vi), keep2, vi);
+            mi = Subnormals.Flush<TOps, TVec>(TOps.MultiplyAdd(TOps.Subtract(gi, mi), keep1, mi), largest, negativeLargest);
+            vi = Subnormals.Flush<TOps, TVec>(TOps.MultiplyAdd(TOps.Subtract(TOps.Multiply(gi, gi), vi), keep2, vi), largest, negativeLargest);
             TOps.Store(mi, ref Unsafe.Add(ref m, i));
             TOps.Store(vi, ref Unsafe.Add(ref v, i));
             TVec update = TOps.Divide(mi, TOps.Add(TOps.Sqrt(vi), eps));
@@ -53,8 +55,8 @@ internal static class AdamKernels
             float gi = Unsafe.Add(ref g, i);
             ref float mi = ref Unsafe.Add(ref m, i);
             ref float vi = ref Unsafe.Add(ref v, i);
-            mi += (gi - mi) * (1 - beta1);
-            vi += (gi * gi - vi) * (1 - beta2);
+            mi = Subnormals.Flush(mi + (gi - mi) * (1 - beta1));
+            vi = Subnormals.Flush(vi + (gi * gi - vi) * (1 - beta2));
             Unsafe.Add(ref p, i) -= alpha * mi / (MathF.Sqrt(vi) + epsilon);
         }
     }

@@ -38,6 +38,7 @@ public sealed class Sgd(LearningRateSchedule? learningRate = null, float momentu
         Span<float> velocity = this.velocity.AsSpan(offset, parameters.Length);
         TensorPrimitives.Multiply(velocity, Momentum, velocity);
         TensorPrimitives.MultiplyAdd(gradients, -StepLearningRate, velocity, velocity);
+        Kernels.Subnormals.Flush(velocity); // a velocity whose gradient stays 0 decays into subnormals, which are slow on x86
         if (Nesterov)
         {
             TensorPrimitives.MultiplyAdd(velocity, Momentum, parameters, parameters);

@@ -9,11 +9,14 @@ internal static class AdamReference
         for (int i = 0; i < parameters.Length; i++)
         {
             double g = gradients[i];
-            double mi = m[i] + (g - m[i]) * (1 - (double)beta1);
-            double vi = v[i] + (g * g - v[i]) * (1 - (double)beta2);
+            // Moments below the smallest normal float are 0 (TensorFlow's CPU threads flush subnormals).
+            double mi = Flush(m[i] + (g - m[i]) * (1 - (double)beta1));
+            double vi = Flush(v[i] + (g * g - v[i]) * (1 - (double)beta2));
             m[i] = (float)mi;
             v[i] = (float)vi;
             parameters[i] = (float)(parameters[i] - alpha * mi / (Math.Sqrt(vi) + epsilon));
         }
     }
+
+    private static double Flush(double x) => Math.Abs(x) < Math.Pow(2, -126) ? 0 : x;
 }
