@@ -106,8 +106,8 @@ public class KernelEquivalenceTests
     [MemberData(nameof(Widths))]
     public void WinogradMatchesTheDirectConvolution(SimdWidth width)
     {
-        // 3×3 stride 1, odd and even sizes (partial tiles), sizes down to 1×1, both paddings; the forward pass and the
-        // input gradient (the turned kernels, the other padding), over stale outputs and scratch.
+        // 3×3 stride 1, odd and even sizes (partial tiles), sizes down to 1×1, both paddings; the forward pass, and both
+        // gradients from one transform of dY, over stale outputs and scratch.
         var random = new Random(3);
         for (int trial = 0; trial < 80; trial++)
         {
@@ -118,7 +118,7 @@ public class KernelEquivalenceTests
             float[] x = TestData.Random(shape.InputSize, trial), weights = TestData.Random(shape.WeightCount, trial + 1), bias = TestData.Random(k, trial + 2);
             float[] dy = TestData.Random(shape.OutputSize, trial + 3);
 
-            WinogradTiles forward = WinogradTiles.Forward(shape);
+            WinogradTiles forward = WinogradTiles.Of(shape);
             float[] u = TestData.Random(forward.KernelSize, trial + 15), scratch = TestData.Random(forward.ScratchSize, trial + 4), v = TestData.Random(forward.InputTransformSize, trial + 8);
             float[] expectedY = new float[shape.OutputSize], actualY = TestData.Random(shape.OutputSize, trial + 5);
             Conv2DReference.Forward(x, weights, bias, expectedY, shape);
@@ -132,9 +132,8 @@ public class KernelEquivalenceTests
             float[] expectedW = new float[shape.WeightCount], expectedB = new float[k], actualW = TestData.Random(shape.WeightCount, trial + 9);
             Conv2DReference.BackwardWeights(x, dy, expectedW, expectedB, shape);
             float[] gradient = TestData.Random(forward.GradientTransformSize, trial + 10), z = TestData.Random(forward.KernelSize, trial + 11);
-            WinogradTiles backward = WinogradTiles.InputGradient(shape);
-            float[] padded = TestData.Random(backward.PaddedInputSize, trial + 17);
-            Winograd.TransformOutputGradient(dy, gradient, padded, forward, backward, width);
+            float[] plane = TestData.Random(forward.OutputGradientPlaneSize, trial + 17);
+            Winograd.TransformOutputGradient(dy, gradient, plane, forward, width);
             int split = random.Next(forward.PaddedChannels + 1);
             for (int image = 0; image < 2; image++)
                 for (int point = 0; point < WinogradTiles.Points; point++)
@@ -145,19 +144,13 @@ public class KernelEquivalenceTests
             for (int channel = 0; channel < c; channel++) Winograd.FinishWeightGradient(z, actualW, channel, forward);
             TestData.AssertClose(expectedW.Select(value => 2 * value).ToArray(), actualW, WinogradTolerance(h * w), "2·dW " + what);
 
-            u = TestData.Random(backward.KernelSize, trial + 16);
-            scratch = TestData.Random(backward.ScratchSize, trial + 6);
-            v = TestData.Random(backward.InputTransformSize, trial + 12);
+            // dX from the same Ĝ and the scaled kernels W, over stale kernels, scratch and output.
+            float[] kernels = TestData.Random(forward.KernelSize, trial + 16), inputScratch = TestData.Random(forward.InputGradientScratchSize, trial + 6);
             float[] expectedX = new float[shape.InputSize], actualX = TestData.Random(shape.InputSize, trial + 7);
             Conv2DReference.BackwardInput(dy, weights, expectedX, shape);
-            Winograd.TransformKernels(weights, u, TestData.Random(backward.KernelScratchSize, trial + 14), backward, forInputGradient: true, width);
-            Winograd.TransformInput(dy, v, scratch, backward, width);
-            Winograd.Correlate(v, u, default, actualX, scratch, backward, width);
+            Winograd.TransformKernels(weights, kernels, TestData.Random(forward.KernelScratchSize, trial + 14), forward, forInputGradient: true, width);
+            Winograd.InputGradient(gradient, kernels, actualX, inputScratch, forward, width);
             TestData.AssertClose(expectedX, actualX, WinogradTolerance(k), "dX " + what);
-            // The plane the output gradient's transform padded gives dX the same V, bit for bit.
-            float[] fromPadded = TestData.Random(backward.InputTransformSize, trial + 18);
-            Winograd.TransformPaddedInput(padded, fromPadded, backward, width);
-            Assert.Equal(v, fromPadded);
         }
     }
 

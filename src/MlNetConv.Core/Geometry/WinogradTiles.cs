@@ -16,18 +16,10 @@ internal readonly record struct WinogradTiles(int Channels, int Outputs, int Hei
     public static bool Fits(in ConvShape shape) =>
         shape.Window.Rows is { Window: 3, Stride: 1 } && shape.Window.Columns is { Window: 3, Stride: 1 };
 
-    /// <summary>The forward pass: x (C, H, W) → y (K, OH, OW) with the layer's own padding.</summary>
-    public static WinogradTiles Forward(in ConvShape shape) => new(shape.InputChannels, shape.Filters,
+    /// <summary>The tiling of a convolution x (C, H, W) → y (K, OH, OW) with its own padding.</summary>
+    public static WinogradTiles Of(in ConvShape shape) => new(shape.InputChannels, shape.Filters,
         shape.Window.Rows.Input, shape.Window.Columns.Input, shape.Window.Rows.PadBefore, shape.Window.Columns.PadBefore,
         shape.Window.Rows.Output, shape.Window.Columns.Output);
-
-    /// <summary>
-    /// The input gradient: dY (K, OH, OW) → dX (C, H, W) is the correlation of dY with each kernel turned by 180°,
-    /// dx[i] = Σ_r dy[i + r − (2 − pad)]·k[2 − r], so it reads 2 − pad zeros before dY.
-    /// </summary>
-    public static WinogradTiles InputGradient(in ConvShape shape) => new(shape.Filters, shape.InputChannels,
-        shape.Window.Rows.Output, shape.Window.Columns.Output, 2 - shape.Window.Rows.PadBefore, 2 - shape.Window.Columns.PadBefore,
-        shape.Window.Rows.Input, shape.Window.Columns.Input);
 
     /// <summary>Tile rows: ⌈OH / 2⌉.</summary>
     public int TileRows => (OutputHeight + 1) / 2;
@@ -64,9 +56,21 @@ internal readonly record struct WinogradTiles(int Channels, int Outputs, int Hei
     public int KernelSize => Points * KernelPointStride;
 
     /// <summary>
-    /// Floats of the scratch the kernel transform needs: each row of U's matrix as 9 taps of padded-outputs columns.
+    /// Floats of the scratch the kernel transform needs: each row of U's matrix as 9 taps of a row's columns.
     /// </summary>
     public int KernelScratchSize => PaddedChannels * 9 * PaddedOutputs;
+
+    /// <summary>
+    /// Floats of the plane the output gradient's transform reads dY from: (2·tile rows, 2·tile columns, padded outputs),
+    /// zeros past an odd edge.
+    /// </summary>
+    public int OutputGradientPlaneSize => 2 * TileRows * 2 * TileColumns * PaddedOutputs;
+
+    /// <summary>
+    /// Floats of the scratch the input gradient needs: its transformed form (16, tiles, padded channels), and the
+    /// zero-padded input plane its tiles add up in.
+    /// </summary>
+    public int InputGradientScratchSize => InputTransformSize + PaddedInputSize;
 
     /// <summary>Floats of the zero-padded input plane the tiles read (padded height, padded width, padded channels).</summary>
     public int PaddedInputSize => PaddedHeight * PaddedWidth * PaddedChannels;
@@ -74,7 +78,7 @@ internal readonly record struct WinogradTiles(int Channels, int Outputs, int Hei
     /// <summary>Floats of one image's transformed input V (16, tiles, padded channels).</summary>
     public int InputTransformSize => Points * Tiles * PaddedChannels;
 
-    /// <summary>Floats of one image's transformed output gradient (16, tiles, padded outputs), the size of M too.</summary>
+    /// <summary>Floats of one image's transformed output gradient Ĝ (16, tiles, padded outputs), the size of M too.</summary>
     public int GradientTransformSize => Points * Tiles * PaddedOutputs;
 
     /// <summary>

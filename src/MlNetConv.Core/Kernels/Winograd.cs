@@ -7,8 +7,9 @@ namespace MlNetConv.Core.Kernels;
 
 /// <summary>
 /// 3×3 stride-1 cross-correlation of one image by Winograd's minimal filtering F(2×2, 3×3) (Lavin and Gray, 2016): the
-/// fast path of Conv2D's forward pass and input gradient (and, by F(3×3, 2×2) further down, of its weight gradient). A tile of 2×2 outputs comes from a 4×4 input block d and a 3×3
-/// kernel g as Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A. Summed over channels, the product at each of the 16 points ξ of a
+/// fast path of Conv2D's forward pass, and further down of its weight gradient (by F(3×3, 2×2)) and input gradient (by
+/// F(2×2, 3×3) run backwards), both from one transform of the output gradient. A tile of 2×2 outputs comes from a 4×4
+/// input block d and a 3×3 kernel g as Y = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A. Summed over channels, the product at each of the 16 points ξ of a
 /// transformed tile is a matrix product,
 ///   M_ξ (T × K) = V_ξ (T × C) · U_ξ (C × K),   V = Bᵀ d B per tile and channel,   U = G g Gᵀ per channel and filter,
 /// so an image costs 16·T·C·K multiply-adds where the direct convolution costs 4T·9·C·K: 2.25× fewer. Channels are kept
@@ -26,25 +27,25 @@ internal static class Winograd
 {
     /// <summary>
     /// U ← G g Gᵀ for weights (K, C, 3, 3), laid out (16, padded C, padded K) as the forward pass reads them; with
-    /// <paramref name="forInputGradient"/>, of every kernel turned by 180° with the roles swapped, (16, padded K, padded C),
-    /// as the input gradient reads them. <paramref name="u"/> holds the tiling's <see cref="WinogradTiles.KernelSize"/>;
-    /// <paramref name="scratch"/> holds <see cref="WinogradTiles.KernelScratchSize"/> floats.
+    /// <paramref name="forInputGradient"/>, W ← G' g G'ᵀ laid out (16, padded K, padded C) as <see cref="InputGradient"/>
+    /// reads them, G' = diag(1, 2, 2, −1)·G (see there). <paramref name="u"/> holds the tiling's
+    /// <see cref="WinogradTiles.KernelSize"/>; <paramref name="scratch"/> holds <see cref="WinogradTiles.KernelScratchSize"/> floats.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void TransformKernels(ReadOnlySpan<float> weights, Span<float> u, Span<float> scratch, in WinogradTiles tiles, bool forInputGradient,
         SimdWidth width = 0)
     {
-        int filters = forInputGradient ? tiles.Channels : tiles.Outputs, inputs = forInputGradient ? tiles.Outputs : tiles.Channels;
+        int filters = tiles.Outputs, inputs = tiles.Channels;
         if (weights.Length != filters * inputs * 9 || u.Length != tiles.KernelSize || scratch.Length < tiles.KernelScratchSize)
             throw new ArgumentException($"Weights of {weights.Length}, transformed kernels of {u.Length} and scratch of {scratch.Length} floats do not fit {filters} filters over {inputs} channels.");
-        // Each (row of U's matrix, kernel tap) as a line over U's contiguous index, zero past the real ones: the 9 taps of
-        // (k, c) at scratch[(row·9 + tap)·padded + column], so the transform runs a register of kernels at a time.
-        int rows = forInputGradient ? filters : inputs, columns = forInputGradient ? inputs : filters, padded = tiles.PaddedOutputs;
+        // Each (row of the point matrices, kernel tap) as a line over their contiguous index, zero past the real ones: the
+        // 9 taps of (k, c) at scratch[(row·9 + tap)·padded + column], so the transform runs a register of kernels at a time.
+        int rows = forInputGradient ? filters : inputs, padded = forInputGradient ? tiles.PaddedChannels : tiles.PaddedOutputs;
         Span<float> taps = scratch[..tiles.KernelScratchSize];
         taps.Clear();
         u.Clear();
         if (forInputGradient)
-            for (int k = 0; k < filters; k++) // row k: the taps of (k, c) over c, turned by 180°
+            for (int k = 0; k < filters; k++) // row k: the taps of (k, c) over c
                 Transpose.Matrix(weights.Slice(k * inputs * 9, inputs * 9), inputs, 9, 9, taps.Slice(k * 9 * padded, 9 * padded), padded);
         else // row c: the taps of (k, c) over k
             Transpose.Matrix(weights, filters, inputs * 9, inputs * 9, taps, padded);
@@ -57,39 +58,38 @@ internal static class Winograd
         }
     }
 
-    // U's rows, a register of columns at a time: t = G g (4×3), then U = t Gᵀ (4×4), point (i, j) at u[(4i + j)·stride].
+    // The rows, a register of columns at a time: t = G g (4×3), then U = t Gᵀ (4×4), point (i, j) at u[(4i + j)·stride].
+    // G' = diag(1, 2, 2, −1)·G has ones for G's halves and a negated last row.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformKernels<TOps, TVec>(ReadOnlySpan<float> taps, Span<float> u, int rows, int padded, int stride, bool turned)
+    private static void TransformKernels<TOps, TVec>(ReadOnlySpan<float> taps, Span<float> u, int rows, int padded, int stride, bool scaled)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
-        TVec half = TOps.Broadcast(0.5f);
+        TVec half = TOps.Broadcast(scaled ? 1f : 0.5f), last = TOps.Broadcast(scaled ? -1f : 1f);
         ref float source = ref MemoryMarshal.GetReference(taps);
         ref float target = ref MemoryMarshal.GetReference(u);
         for (int row = 0; row < rows; row++)
             for (int column = 0; column < padded; column += TOps.Count)
             {
-                // Tap i of the kernel, or of the kernel turned by 180° (tap 8 − i).
-                ref float g = ref Unsafe.Add(ref source, row * 9 * padded + column + (turned ? 8 * padded : 0));
-                nint step = turned ? -padded : padded;
-                TVec g0 = TOps.Load(ref g), g1 = TOps.Load(ref Unsafe.Add(ref g, step)), g2 = TOps.Load(ref Unsafe.Add(ref g, 2 * step));
-                TVec g3 = TOps.Load(ref Unsafe.Add(ref g, 3 * step)), g4 = TOps.Load(ref Unsafe.Add(ref g, 4 * step)), g5 = TOps.Load(ref Unsafe.Add(ref g, 5 * step));
-                TVec g6 = TOps.Load(ref Unsafe.Add(ref g, 6 * step)), g7 = TOps.Load(ref Unsafe.Add(ref g, 7 * step)), g8 = TOps.Load(ref Unsafe.Add(ref g, 8 * step));
+                ref float g = ref Unsafe.Add(ref source, row * 9 * padded + column);
+                TVec g0 = TOps.Load(ref g), g1 = TOps.Load(ref Unsafe.Add(ref g, padded)), g2 = TOps.Load(ref Unsafe.Add(ref g, 2 * padded));
+                TVec g3 = TOps.Load(ref Unsafe.Add(ref g, 3 * padded)), g4 = TOps.Load(ref Unsafe.Add(ref g, 4 * padded)), g5 = TOps.Load(ref Unsafe.Add(ref g, 5 * padded));
+                TVec g6 = TOps.Load(ref Unsafe.Add(ref g, 6 * padded)), g7 = TOps.Load(ref Unsafe.Add(ref g, 7 * padded)), g8 = TOps.Load(ref Unsafe.Add(ref g, 8 * padded));
                 ref float at = ref Unsafe.Add(ref target, row * padded + column);
-                Expand(g0, g1, g2, half, ref at, stride);
+                Expand(g0, g1, g2, half, last, ref at, stride);
                 Expand(TOps.Multiply(half, TOps.Add(TOps.Add(g0, g3), g6)), TOps.Multiply(half, TOps.Add(TOps.Add(g1, g4), g7)),
-                    TOps.Multiply(half, TOps.Add(TOps.Add(g2, g5), g8)), half, ref Unsafe.Add(ref at, 4 * stride), stride);
+                    TOps.Multiply(half, TOps.Add(TOps.Add(g2, g5), g8)), half, last, ref Unsafe.Add(ref at, 4 * stride), stride);
                 Expand(TOps.Multiply(half, TOps.Add(TOps.Subtract(g0, g3), g6)), TOps.Multiply(half, TOps.Add(TOps.Subtract(g1, g4), g7)),
-                    TOps.Multiply(half, TOps.Add(TOps.Subtract(g2, g5), g8)), half, ref Unsafe.Add(ref at, 8 * stride), stride);
-                Expand(g6, g7, g8, half, ref Unsafe.Add(ref at, 12 * stride), stride);
+                    TOps.Multiply(half, TOps.Add(TOps.Subtract(g2, g5), g8)), half, last, ref Unsafe.Add(ref at, 8 * stride), stride);
+                Expand(TOps.Multiply(last, g6), TOps.Multiply(last, g7), TOps.Multiply(last, g8), half, last, ref Unsafe.Add(ref at, 12 * stride), stride);
             }
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static void Expand(TVec t0, TVec t1, TVec t2, TVec half, ref float target, int stride)
+        static void Expand(TVec t0, TVec t1, TVec t2, TVec half, TVec last, ref float target, int stride)
         {
             TOps.Store(t0, ref target);
             TOps.Store(TOps.Multiply(half, TOps.Add(TOps.Add(t0, t1), t2)), ref Unsafe.Add(ref target, stride));
             TOps.Store(TOps.Multiply(half, TOps.Add(TOps.Subtract(t0, t1), t2)), ref Unsafe.Add(ref target, 2 * stride));
-            TOps.Store(t2, ref Unsafe.Add(ref target, 3 * stride));
+            TOps.Store(TOps.Multiply(last, t2), ref Unsafe.Add(ref target, 3 * stride));
         }
     }
 
@@ -100,8 +100,14 @@ internal static class Winograd
         Check(v.Length, tiles.InputTransformSize, "V");
         Check(scratch.Length, tiles.ScratchSize, "scratch");
         Span<float> padded = scratch[..tiles.PaddedInputSize];
-        Pad(x, padded, tiles);
-        TransformPaddedInput(padded, v, tiles, width);
+        Pad(x, tiles.Channels, tiles.Height, tiles.Width, padded, tiles.PaddedHeight, tiles.PaddedWidth, tiles.PadTop, tiles.PadLeft, tiles.PaddedChannels);
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: TransformInput<Float512, Vector512<float>>(padded, v, tiles); break;
+            case SimdWidth.Vector256: TransformInput<Float256, Vector256<float>>(padded, v, tiles); break;
+            case SimdWidth.Vector128: TransformInput<Float128, Vector128<float>>(padded, v, tiles); break;
+            default: TransformInput<Float1, float>(padded, v, tiles); break;
+        }
     }
 
     /// <summary>
@@ -143,40 +149,24 @@ internal static class Winograd
     // Summed over tiles and images in the transformed domain, each point is a matrix product Z_ξ (C × K) = V_ξᵀ·Ĝ_ξ.
 
     /// <summary>
-    /// Ĝ (16, tiles, padded outputs) ← G g Gᵀ for every 2×2 block g of dY (Outputs, OH, OW), zeros past its edge. dY is
-    /// moved once, into the input gradient's zero-padded plane <paramref name="padded"/> (<paramref name="inputGradient"/>'s
-    /// <see cref="WinogradTiles.PaddedInputSize"/> floats), where <see cref="TransformPaddedInput"/> finds it for dX.
+    /// Ĝ (16, tiles, padded outputs) ← G g Gᵀ for every 2×2 block g of dY (Outputs, OH, OW), zeros past its edge, by way
+    /// of <paramref name="plane"/> (<see cref="WinogradTiles.OutputGradientPlaneSize"/> floats), where dY is moved once.
+    /// Ĝ serves the weight gradient (<see cref="AccumulateWeightGradient"/>) and the input gradient (<see cref="InputGradient"/>).
     /// </summary>
-    public static void TransformOutputGradient(ReadOnlySpan<float> dy, Span<float> gradient, Span<float> padded, in WinogradTiles tiles,
-        in WinogradTiles inputGradient, SimdWidth width = 0)
+    public static void TransformOutputGradient(ReadOnlySpan<float> dy, Span<float> gradient, Span<float> plane, in WinogradTiles tiles, SimdWidth width = 0)
     {
         Check(dy.Length, tiles.Outputs * tiles.OutputHeight * tiles.OutputWidth, "dY");
         Check(gradient.Length, tiles.GradientTransformSize, "Ĝ");
-        Check(padded.Length, inputGradient.PaddedInputSize, "padded plane");
-        Pad(dy, padded, inputGradient);
-        // dY[oy, ox] sits at (oy + pad top, ox + pad left) of the plane, and the plane holds zeros past dY's edges.
-        int row = inputGradient.PaddedWidth * inputGradient.PaddedChannels;
-        int origin = inputGradient.PadTop * row + inputGradient.PadLeft * inputGradient.PaddedChannels;
+        Check(plane.Length, tiles.OutputGradientPlaneSize, "dY plane");
+        int planeHeight = 2 * tiles.TileRows, planeWidth = 2 * tiles.TileColumns;
+        Pad(dy, tiles.Outputs, tiles.OutputHeight, tiles.OutputWidth, plane, planeHeight, planeWidth, 0, 0, tiles.PaddedOutputs);
+        int row = planeWidth * tiles.PaddedOutputs;
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: TransformOutputGradient<Float512, Vector512<float>>(padded[origin..], row, gradient, tiles); break;
-            case SimdWidth.Vector256: TransformOutputGradient<Float256, Vector256<float>>(padded[origin..], row, gradient, tiles); break;
-            case SimdWidth.Vector128: TransformOutputGradient<Float128, Vector128<float>>(padded[origin..], row, gradient, tiles); break;
-            default: TransformOutputGradient<Float1, float>(padded[origin..], row, gradient, tiles); break;
-        }
-    }
-
-    /// <summary>V ← Bᵀ d B for every 4×4 block of a plane <see cref="TransformOutputGradient"/> has already padded.</summary>
-    public static void TransformPaddedInput(ReadOnlySpan<float> padded, Span<float> v, in WinogradTiles tiles, SimdWidth width = 0)
-    {
-        Check(padded.Length, tiles.PaddedInputSize, "padded plane");
-        Check(v.Length, tiles.InputTransformSize, "V");
-        switch (width == 0 ? Simd.Best : width)
-        {
-            case SimdWidth.Vector512: TransformInput<Float512, Vector512<float>>(padded, v, tiles); break;
-            case SimdWidth.Vector256: TransformInput<Float256, Vector256<float>>(padded, v, tiles); break;
-            case SimdWidth.Vector128: TransformInput<Float128, Vector128<float>>(padded, v, tiles); break;
-            default: TransformInput<Float1, float>(padded, v, tiles); break;
+            case SimdWidth.Vector512: TransformOutputGradient<Float512, Vector512<float>>(plane, row, gradient, tiles); break;
+            case SimdWidth.Vector256: TransformOutputGradient<Float256, Vector256<float>>(plane, row, gradient, tiles); break;
+            case SimdWidth.Vector128: TransformOutputGradient<Float128, Vector128<float>>(plane, row, gradient, tiles); break;
+            default: TransformOutputGradient<Float1, float>(plane, row, gradient, tiles); break;
         }
     }
 
@@ -227,21 +217,120 @@ internal static class Winograd
         }
     }
 
+    // ---- The input gradient, F(2×2, 3×3) run backwards: Y = Aᵀ M A with M = Σ_c U ⊙ V and V = Bᵀ d B give
+    //   dM = A dY Aᵀ,   dV_c = Σ_k U_kc ⊙ dM_k,   dd = B dV Bᵀ,
+    // and dX is the sum of every tile's dd over the 4×4 block it read. A = diag(1, 2, 2, −1)·G with the weight gradient's
+    // G (rows 1, ½ ½, ½ −½, 1 of Aᵀ), so dM_ξ is Ĝ_ξ scaled by D_i·D_j, a scale folded into the kernels:
+    //   dV_ξ (T × C) = Ĝ_ξ (T × K) · W_ξ (K × C),   W = G' g G'ᵀ,   G' = diag(1, 2, 2, −1)·G,
+    // one product per point from the Ĝ the weight gradient already made, and no transform of dY of its own.
+    //   B = | 1  0  0  0 |
+    //       | 0  1 −1  1 |
+    //       |−1  1  1  0 |
+    //       | 0  0  0 −1 |
+
+    /// <summary>
+    /// dX (Channels, H, W) ← the input gradient of one image from its Ĝ (<see cref="TransformOutputGradient"/>) and the
+    /// kernels W (<see cref="TransformKernels"/> with forInputGradient). <paramref name="scratch"/> holds
+    /// <see cref="WinogradTiles.InputGradientScratchSize"/> floats.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void InputGradient(ReadOnlySpan<float> gradient, ReadOnlySpan<float> w, Span<float> dx, Span<float> scratch, in WinogradTiles tiles,
+        SimdWidth width = 0)
+    {
+        Check(gradient.Length, tiles.GradientTransformSize, "Ĝ");
+        Check(w.Length, tiles.KernelSize, "W");
+        Check(dx.Length, tiles.Channels * tiles.Height * tiles.Width, "dX");
+        Check(scratch.Length, tiles.InputGradientScratchSize, "scratch");
+        int t = tiles.Tiles, c = tiles.PaddedChannels, k = tiles.PaddedOutputs;
+        Span<float> dv = scratch[..tiles.InputTransformSize];
+        Span<float> plane = scratch.Slice(dv.Length, tiles.PaddedInputSize);
+        for (int point = 0; point < WinogradTiles.Points; point++)
+            Gemm.MultiplyNN(t, c, k, gradient.Slice(point * t * k, t * k), k, w.Slice(point * tiles.KernelPointStride, k * c), c,
+                dv.Slice(point * t * c, t * c), c, accumulate: false, width);
+        plane.Clear();
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: AddInputBlocks<Float512, Vector512<float>>(dv, plane, tiles); break;
+            case SimdWidth.Vector256: AddInputBlocks<Float256, Vector256<float>>(dv, plane, tiles); break;
+            case SimdWidth.Vector128: AddInputBlocks<Float128, Vector128<float>>(dv, plane, tiles); break;
+            default: AddInputBlocks<Float1, float>(dv, plane, tiles); break;
+        }
+        // The plane's input rows and columns back to (Channels, H, W); input the tiles never read gets no gradient.
+        int h = tiles.Height, wide = tiles.Width;
+        int rows = Math.Min(h, tiles.PaddedHeight - tiles.PadTop), columns = Math.Min(wide, tiles.PaddedWidth - tiles.PadLeft);
+        if (rows < h || columns < wide) dx[..(tiles.Channels * h * wide)].Clear();
+        for (int row = 0; row < rows; row++)
+            Transpose.Matrix(plane[(((row + tiles.PadTop) * tiles.PaddedWidth + tiles.PadLeft) * c)..], columns, tiles.Channels, c, dx[(row * wide)..], h * wide);
+    }
+
+    // The plane (padded height, padded width, padded channels) += B dV Bᵀ of every tile at the 4×4 block it read, a
+    // register of channels at a time; tiles overlap by two rows and columns, and add in tile order.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void AddInputBlocks<TOps, TVec>(ReadOnlySpan<float> dv, Span<float> plane, in WinogradTiles tiles)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int channels = tiles.PaddedChannels, line = tiles.PaddedWidth * channels;
+        nint point = (nint)tiles.Tiles * channels;
+        ref float source = ref MemoryMarshal.GetReference(dv);
+        ref float target = ref MemoryMarshal.GetReference(plane);
+        for (int ty = 0, tile = 0; ty < tiles.TileRows; ty++)
+            for (int tx = 0; tx < tiles.TileColumns; tx++, tile++)
+                for (int channel = 0; channel < channels; channel += TOps.Count)
+                {
+                    ref float p = ref Unsafe.Add(ref source, tile * channels + channel);
+                    // B applied to each row of dV (points 4i … 4i + 3), then to each column of the result.
+                    Rows(ref p, 0, point, out TVec a00, out TVec a01, out TVec a02, out TVec a03);
+                    Rows(ref p, 4, point, out TVec a10, out TVec a11, out TVec a12, out TVec a13);
+                    Rows(ref p, 8, point, out TVec a20, out TVec a21, out TVec a22, out TVec a23);
+                    Rows(ref p, 12, point, out TVec a30, out TVec a31, out TVec a32, out TVec a33);
+                    ref float block = ref Unsafe.Add(ref target, 2 * ty * line + 2 * tx * channels + channel);
+                    AddColumn(a00, a10, a20, a30, ref block, line);
+                    AddColumn(a01, a11, a21, a31, ref Unsafe.Add(ref block, channels), line);
+                    AddColumn(a02, a12, a22, a32, ref Unsafe.Add(ref block, 2 * channels), line);
+                    AddColumn(a03, a13, a23, a33, ref Unsafe.Add(ref block, 3 * channels), line);
+                }
+
+        // B·(x0, x1, x2, x3) = (x0, x1 − x2 + x3, x1 + x2 − x0, −x3), x the row's four points.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Rows(ref float p, int first, nint point, out TVec y0, out TVec y1, out TVec y2, out TVec y3)
+        {
+            TVec x0 = TOps.Load(ref Unsafe.Add(ref p, first * point)), x1 = TOps.Load(ref Unsafe.Add(ref p, (first + 1) * point));
+            TVec x2 = TOps.Load(ref Unsafe.Add(ref p, (first + 2) * point)), x3 = TOps.Load(ref Unsafe.Add(ref p, (first + 3) * point));
+            y0 = x0;
+            y1 = TOps.Add(TOps.Subtract(x1, x2), x3);
+            y2 = TOps.Subtract(TOps.Add(x1, x2), x0);
+            y3 = TOps.Subtract(TOps.Zero, x3);
+        }
+
+        // The same down a column, added into the block's four rows.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void AddColumn(TVec x0, TVec x1, TVec x2, TVec x3, ref float top, int line)
+        {
+            Add(x0, ref top);
+            Add(TOps.Add(TOps.Subtract(x1, x2), x3), ref Unsafe.Add(ref top, line));
+            Add(TOps.Subtract(TOps.Add(x1, x2), x0), ref Unsafe.Add(ref top, 2 * line));
+            Add(TOps.Subtract(TOps.Zero, x3), ref Unsafe.Add(ref top, 3 * line));
+        }
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static void Add(TVec value, ref float target) => TOps.Store(TOps.Add(TOps.Load(ref target), value), ref target);
+    }
+
     private static void Check(int length, int needed, string what)
     {
         if (length < needed) throw new ArgumentException($"The Winograd {what} span holds {length} floats; the tiling needs {needed}.");
     }
 
-    // x (C, H, W) → the zero-padded plane (padded height, padded width, padded channels) the tiles read: each row's
-    // (C × W) slab transposed into place.
+    // x (channels, height, width) → a zero-padded plane (plane height, plane width, padded channels) with x's (0, 0) at
+    // (padTop, padLeft): each row's (channels × width) slab transposed into place; what falls past the plane is left out.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Pad(ReadOnlySpan<float> x, Span<float> padded, in WinogradTiles tiles)
+    private static void Pad(ReadOnlySpan<float> x, int channels, int height, int width, Span<float> plane, int planeHeight, int planeWidth,
+        int padTop, int padLeft, int paddedChannels)
     {
-        int h = tiles.Height, w = tiles.Width, pw = tiles.PaddedWidth, channels = tiles.PaddedChannels;
-        int rows = Math.Min(h, tiles.PaddedHeight - tiles.PadTop), columns = Math.Min(w, pw - tiles.PadLeft);
-        padded.Clear();
+        int rows = Math.Min(height, planeHeight - padTop), columns = Math.Min(width, planeWidth - padLeft);
+        plane[..(planeHeight * planeWidth * paddedChannels)].Clear();
         for (int row = 0; row < rows; row++)
-            Transpose.Matrix(x[(row * w)..], tiles.Channels, columns, h * w, padded[(((row + tiles.PadTop) * pw + tiles.PadLeft) * channels)..], channels);
+            Transpose.Matrix(x[(row * width)..], channels, columns, height * width, plane[(((row + padTop) * planeWidth + padLeft) * paddedChannels)..], paddedChannels);
     }
 
     // V ← Bᵀ d B for every tile, a register of channels at a time; point ξ = 4i + j of tile t at v[(ξ·T + t)·C].

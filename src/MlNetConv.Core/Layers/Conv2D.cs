@@ -286,10 +286,10 @@ public sealed class Conv2D : Layer
     private sealed class WinogradBuffers : ConvBuffers
     {
         private const int GroupSize = 4;
-        private readonly WinogradTiles tiles, inputGradientTiles;
+        private readonly WinogradTiles tiles;
         private readonly float[] kernels;              // U of the weights in kernelsSource: inference reuses it until they change
         private readonly float[] kernelsSource;
-        private readonly float[]? inputGradientKernels; // U of the turned kernels, made each backward pass
+        private readonly float[]? inputGradientKernels; // W, made each backward pass
         private readonly float[] inputTransforms;      // V per image (training, for dW) or per group
         private readonly float[]? groupWeightGradients; // Z per group: Σ over its images of V_ξᵀ·Ĝ_ξ per point
         private readonly float[]? weightGradientTransform; // Z summed over the groups
@@ -300,22 +300,20 @@ public sealed class Conv2D : Layer
         public WinogradBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training)
         {
             ConvShape s = layer.shape;
-            tiles = WinogradTiles.Forward(s);
-            inputGradientTiles = WinogradTiles.InputGradient(s);
+            tiles = WinogradTiles.Of(s);
             kernels = new float[tiles.KernelSize];
             kernelsSource = new float[s.WeightCount];
             int groups = (capacity + GroupSize - 1) / GroupSize;
             inputTransforms = new float[(long)(training ? capacity : groups) * tiles.InputTransformSize];
-            // Backward, a group's scratch holds Ĝ of the image in hand and its scratch, and the input gradient's V and scratch.
-            // The first group's scratch also serves the kernel transforms, made before the groups run.
+            // Backward, a group's scratch holds Ĝ of the image in hand, and after it dY's plane or the input gradient's
+            // scratch. The first group's scratch also serves the kernel transforms, made before the groups run.
             scratchSize = Math.Max(tiles.KernelScratchSize, training
-                ? Math.Max(Math.Max(tiles.ScratchSize, inputGradientTiles.KernelScratchSize),
-                    tiles.GradientTransformSize + inputGradientTiles.ScratchSize + inputGradientTiles.InputTransformSize)
+                ? Math.Max(tiles.ScratchSize, tiles.GradientTransformSize + Math.Max(tiles.OutputGradientPlaneSize, tiles.InputGradientScratchSize))
                 : tiles.ScratchSize);
             scratch = new float[(long)groups * scratchSize];
             if (training)
             {
-                inputGradientKernels = new float[inputGradientTiles.KernelSize];
+                inputGradientKernels = new float[tiles.KernelSize];
                 groupWeightGradients = new float[(long)groups * tiles.KernelSize];
                 weightGradientTransform = new float[tiles.KernelSize];
             }
@@ -340,7 +338,7 @@ public sealed class Conv2D : Layer
         public override void Backward(LayerPass pass)
         {
             Pass = pass;
-            if (pass.InputGradient is not null) Winograd.TransformKernels(Layer.Kernel, inputGradientKernels, Scratch(0), inputGradientTiles, forInputGradient: true);
+            if (pass.InputGradient is not null) Winograd.TransformKernels(Layer.Kernel, inputGradientKernels, Scratch(0), tiles, forInputGradient: true);
             pass.Pool.Run(backwardWork, Groups(pass.Batch));
             pass.Pool.Run(sumWork, WinogradTiles.Points);
             pass.Pool.Run(finishWork, Shape.InputChannels);
@@ -369,26 +367,23 @@ public sealed class Conv2D : Layer
             }
         }
 
-        // Each image in turn: dZ and dB, Ĝ and its share of the group's Z, then dX from the plane Ĝ's transform padded.
+        // Each image in turn: dZ, Ĝ, its share of the group's Z, and dX from the same Ĝ.
         private void BackwardGroup(int group)
         {
             ConvShape s = Shape;
             var (first, end) = GroupImages(group);
             Span<float> work = Scratch(group);
             Span<float> gradient = work[..tiles.GradientTransformSize];
-            Span<float> inputGradientScratch = work.Slice(gradient.Length, inputGradientTiles.ScratchSize);
-            Span<float> padded = inputGradientScratch[..inputGradientTiles.PaddedInputSize]; // dZ, moved once for Ĝ and dX
-            Span<float> v = work.Slice(gradient.Length + inputGradientScratch.Length, inputGradientTiles.InputTransformSize);
+            Span<float> rest = work[gradient.Length..];
             Span<float> z = groupWeightGradients.AsSpan(group * tiles.KernelSize, tiles.KernelSize);
             for (int n = first; n < end; n++)
             {
-                Span<float> dz = OutputGradientOf(n);
-                Winograd.TransformOutputGradient(dz, gradient, padded, tiles, inputGradientTiles);
+                Winograd.TransformOutputGradient(OutputGradientOf(n), gradient, rest[..tiles.OutputGradientPlaneSize], tiles);
                 for (int point = 0; point < WinogradTiles.Points; point++)
                     Winograd.AccumulateWeightGradient(InputTransform(n), gradient, z, point, 0, tiles.PaddedChannels, accumulate: n > first, tiles);
-                if (Pass.InputGradient is null) continue;
-                Winograd.TransformPaddedInput(padded, v, inputGradientTiles);
-                Winograd.Correlate(v, inputGradientKernels, default, Pass.InputGradient.AsSpan(n * s.InputSize, s.InputSize), inputGradientScratch, inputGradientTiles);
+                if (Pass.InputGradient is not null)
+                    Winograd.InputGradient(gradient, inputGradientKernels, Pass.InputGradient.AsSpan(n * s.InputSize, s.InputSize),
+                        rest[..tiles.InputGradientScratchSize], tiles);
             }
         }
 
