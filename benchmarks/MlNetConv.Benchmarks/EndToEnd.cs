@@ -55,7 +55,8 @@ internal static class EndToEnd
         data ??= FindData();
         var (train, test) = FashionMnist.Load(data);
         if (trainLimit < train.Count) train = train.Slice(0, trainLimit);
-        Console.WriteLine($"data: {data}: train {train.Count}, test {test.Count}; SIMD {Simd.Best}; threads {threads}; {Environment.ProcessorCount} processors");
+        Console.WriteLine($"CPU: {Machine.Processor()}, {Environment.ProcessorCount} processors; SIMD {Simd.Best}; threads {threads}");
+        Console.WriteLine($"data: {data}: train {train.Count}, test {test.Count}");
 
         // The modern preset with the FashionMnist example's recipe (all data trained on here, none held out): AdamW with weight
         // decay 0.05, one epoch of linear warm-up to 2e-3 then a cosine to zero, label smoothing 0.1. The textbook: Adam.

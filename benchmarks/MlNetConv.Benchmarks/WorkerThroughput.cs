@@ -23,7 +23,7 @@ internal static class WorkerThroughput
         string root = Directory.CreateTempSubdirectory("mlnetconv-worker-benchmark").FullName;
         try
         {
-            Console.WriteLine($"CPU: {CpuModel()}, {Environment.ProcessorCount} cores; {images} images of 28×28 PNG, batch {batch}");
+            Console.WriteLine($"CPU: {Machine.Processor()}, {Environment.ProcessorCount} cores; {images} images of 28×28 PNG, batch {batch}");
             var (model, files) = Prepare(root, images);
             var rows = new List<(string Transport, int Workers, double ImagesPerSecond)>();
             foreach (int workers in new[] { 1, 2 }) rows.Add(("folder inbox", workers, Folder(root, model, files, workers, batch)));
@@ -154,9 +154,6 @@ internal static class WorkerThroughput
             Thread.Sleep(milliseconds);
         }
     }
-
-    private static string CpuModel() =>
-        File.ReadLines("/proc/cpuinfo").FirstOrDefault(l => l.StartsWith("model name", StringComparison.Ordinal))?.Split(':', 2)[1].Trim() ?? "unknown";
 
     private static int Option(string[] args, string name, int fallback)
     {

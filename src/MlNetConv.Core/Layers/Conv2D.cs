@@ -279,8 +279,9 @@ public sealed class Conv2D : Layer
         }
     }
 
-    // Winograd F(2×2, 3×3) (Kernels/Winograd.cs) for the forward pass and the input gradient, F(3×3, 2×2) for the weight
-    // gradient from the forward's transformed inputs: 2.25× fewer multiply-adds than the direct path. Images go in
+    // Winograd F(2×2, 3×3) (Kernels/Winograd.cs) for the forward pass, F(3×3, 2×2) for the weight gradient from the
+    // forward's transformed inputs, and the input gradient from the weight gradient's transformed dY: 2.25× fewer
+    // multiply-adds than the direct path. Images go in
     // groups of a fixed size, each with its own scratch and its own share of the transformed weight gradient, summed in
     // group order: the same bits for any thread count, and an image's backward pass runs start to end while it is in cache.
     private sealed class WinogradBuffers : ConvBuffers
