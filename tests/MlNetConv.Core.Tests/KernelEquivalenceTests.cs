@@ -126,6 +126,13 @@ public class KernelEquivalenceTests
             Winograd.TransformInput(x, v, scratch, forward, width);
             Winograd.Correlate(v, u, bias, actualY, scratch, forward, width);
             TestData.AssertClose(expectedY, actualY, WinogradTolerance(c), "forward " + what);
+            // ReLU inside the output transform: the bits of the separate pass, negative outputs, and a NaN bias's outputs, included.
+            float[] shifted = bias.Select((value, i) => i == 0 ? float.NaN : value - 0.5f).ToArray();
+            float[] rectified = TestData.Random(shape.OutputSize, trial + 19), separate = TestData.Random(shape.OutputSize, trial + 20);
+            Winograd.Correlate(v, u, shifted, rectified, scratch, forward, width, rectify: true);
+            Winograd.Correlate(v, u, shifted, separate, scratch, forward, width);
+            Activations.Relu(separate);
+            Assert.Equal(separate, rectified);
 
             // The weight gradient from the forward's V, two images' worth accumulated (the same image twice), the rows of
             // each point's product in two blocks.

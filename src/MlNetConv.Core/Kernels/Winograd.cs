@@ -112,11 +112,13 @@ internal static class Winograd
 
     /// <summary>
     /// y (Outputs, OH, OW) ← the correlation whose transformed input is V (<see cref="TransformInput"/>) with the kernels
-    /// U (<see cref="TransformKernels"/>), plus <paramref name="bias"/> per output channel when given.
+    /// U (<see cref="TransformKernels"/>), plus <paramref name="bias"/> per output channel when given; with
+    /// <paramref name="rectify"/>, then max(·, 0) as <see cref="Activations.Relu"/> takes it (NaN kept), bit for bit,
+    /// inside the output transform instead of one more pass over y.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Correlate(ReadOnlySpan<float> v, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
-        Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0)
+        Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0, bool rectify = false)
     {
         Check(v.Length, tiles.InputTransformSize, "V");
         Check(u.Length, tiles.KernelSize, "U");
@@ -134,10 +136,10 @@ internal static class Winograd
                 m.Slice(point * t * k, t * k), k, accumulate: false, width);
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: TransformOutput<Float512, Vector512<float>>(m, paddedBias, output, tiles); break;
-            case SimdWidth.Vector256: TransformOutput<Float256, Vector256<float>>(m, paddedBias, output, tiles); break;
-            case SimdWidth.Vector128: TransformOutput<Float128, Vector128<float>>(m, paddedBias, output, tiles); break;
-            default: TransformOutput<Float1, float>(m, paddedBias, output, tiles); break;
+            case SimdWidth.Vector512: TransformOutput<Float512, Vector512<float>>(m, paddedBias, output, tiles, rectify); break;
+            case SimdWidth.Vector256: TransformOutput<Float256, Vector256<float>>(m, paddedBias, output, tiles, rectify); break;
+            case SimdWidth.Vector128: TransformOutput<Float128, Vector128<float>>(m, paddedBias, output, tiles, rectify); break;
+            default: TransformOutput<Float1, float>(m, paddedBias, output, tiles, rectify); break;
         }
         Transpose.Matrix(output, outputArea, tiles.Outputs, k, y, outputArea);
     }
@@ -374,10 +376,11 @@ internal static class Winograd
         TOps.Store(TOps.Subtract(e1, e3), ref Unsafe.Add(ref target, 3 * point));
     }
 
-    // output (OH, OW, padded outputs) ← Aᵀ m A + bias for every tile, a register of outputs at a time, keeping only the
-    // outputs inside OH × OW.
+    // output (OH, OW, padded outputs) ← Aᵀ m A + bias for every tile (then max(·, 0) with rectify), a register of
+    // outputs at a time, keeping only the outputs inside OH × OW.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformOutput<TOps, TVec>(ReadOnlySpan<float> m, ReadOnlySpan<float> bias, Span<float> output, in WinogradTiles tiles)
+    private static void TransformOutput<TOps, TVec>(ReadOnlySpan<float> m, ReadOnlySpan<float> bias, Span<float> output, in WinogradTiles tiles,
+        bool rectify)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
         int outputs = tiles.PaddedOutputs, oh = tiles.OutputHeight, ow = tiles.OutputWidth;
@@ -397,15 +400,19 @@ internal static class Winograd
                     // Aᵀ m: rows m0 + m1 + m2 and m1 − m2 − m3, column by column; then the same of the columns.
                     TVec s0 = Sum3(ref p, 0, 4, 8, point), s1 = Sum3(ref p, 1, 5, 9, point), s2 = Sum3(ref p, 2, 6, 10, point), s3 = Sum3(ref p, 3, 7, 11, point);
                     ref float top = ref Unsafe.Add(ref target, (oy * ow + ox) * outputs + k);
-                    TOps.Store(TOps.Add(TOps.Add(TOps.Add(s0, s1), s2), b), ref top);
-                    if (right) TOps.Store(TOps.Add(TOps.Subtract(TOps.Subtract(s1, s2), s3), b), ref Unsafe.Add(ref top, outputs));
+                    TOps.Store(Out(TOps.Add(TOps.Add(TOps.Add(s0, s1), s2), b), rectify), ref top);
+                    if (right) TOps.Store(Out(TOps.Add(TOps.Subtract(TOps.Subtract(s1, s2), s3), b), rectify), ref Unsafe.Add(ref top, outputs));
                     if (!below) continue;
                     TVec d0 = Difference3(ref p, 4, 8, 12, point), d1 = Difference3(ref p, 5, 9, 13, point), d2 = Difference3(ref p, 6, 10, 14, point), d3 = Difference3(ref p, 7, 11, 15, point);
                     ref float bottom = ref Unsafe.Add(ref top, ow * outputs);
-                    TOps.Store(TOps.Add(TOps.Add(TOps.Add(d0, d1), d2), b), ref bottom);
-                    if (right) TOps.Store(TOps.Add(TOps.Subtract(TOps.Subtract(d1, d2), d3), b), ref Unsafe.Add(ref bottom, outputs));
+                    TOps.Store(Out(TOps.Add(TOps.Add(TOps.Add(d0, d1), d2), b), rectify), ref bottom);
+                    if (right) TOps.Store(Out(TOps.Add(TOps.Subtract(TOps.Subtract(d1, d2), d3), b), rectify), ref Unsafe.Add(ref bottom, outputs));
                 }
             }
+
+        // max(x, 0) as TensorPrimitives.Max takes it: +0 for −0, NaN kept.
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        static TVec Out(TVec x, bool rectify) => rectify ? TOps.Select(TOps.Or(TOps.GreaterThanZero(x), TOps.IsNaN(x)), x, TOps.Zero) : x;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static TVec Sum3(ref float p, int a, int b, int c, nint point) =>

@@ -363,8 +363,10 @@ public sealed class Conv2D : Layer
                 Span<float> y = Pass.Output.AsSpan(n * s.OutputSize, s.OutputSize);
                 Span<float> v = InputTransform(Pass.Training ? n : group);
                 Winograd.TransformInput(Pass.Input.AsSpan(n * s.InputSize, s.InputSize), v, Scratch(group), tiles);
-                Winograd.Correlate(v, kernels, Layer.Bias, y, Scratch(group), tiles);
-                Layer.Activation.Forward(y, s.OutputSize);
+                // ReLU inside the output transform, the same bits as its own pass over y.
+                bool relu = Layer.Activation == Activation.Relu;
+                Winograd.Correlate(v, kernels, Layer.Bias, y, Scratch(group), tiles, rectify: relu);
+                if (!relu) Layer.Activation.Forward(y, s.OutputSize);
             }
         }
 
