@@ -325,12 +325,26 @@ internal static class Winograd
 
     // x (channels, height, width) → a zero-padded plane (plane height, plane width, padded channels) with x's (0, 0) at
     // (padTop, padLeft): each row's (channels × width) slab transposed into place; what falls past the plane is left out.
+    // Only what the transposes do not write is cleared: the border, or everything when channels are padded (each pixel's
+    // padding lanes), instead of the whole plane before writing most of it again.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Pad(ReadOnlySpan<float> x, int channels, int height, int width, Span<float> plane, int planeHeight, int planeWidth,
         int padTop, int padLeft, int paddedChannels)
     {
         int rows = Math.Min(height, planeHeight - padTop), columns = Math.Min(width, planeWidth - padLeft);
-        plane[..(planeHeight * planeWidth * paddedChannels)].Clear();
+        int line = planeWidth * paddedChannels;
+        if (channels < paddedChannels)
+            plane[..(planeHeight * line)].Clear();
+        else
+        {
+            plane[..(padTop * line)].Clear();
+            plane[((padTop + rows) * line)..(planeHeight * line)].Clear();
+            for (int row = padTop; row < padTop + rows; row++)
+            {
+                plane.Slice(row * line, padLeft * paddedChannels).Clear();
+                plane[(row * line + (padLeft + columns) * paddedChannels)..((row + 1) * line)].Clear();
+            }
+        }
         for (int row = 0; row < rows; row++)
             Transpose.Matrix(x[(row * width)..], channels, columns, height * width, plane[(((row + padTop) * planeWidth + padLeft) * paddedChannels)..], paddedChannels);
     }

@@ -358,13 +358,12 @@ public sealed class Conv2D : Layer
         {
             ConvShape s = Shape;
             var (first, end) = GroupImages(group);
+            bool relu = Layer.Activation == Activation.Relu; // inside the output transform, the same bits as its own pass over y
             for (int n = first; n < end; n++)
             {
                 Span<float> y = Pass.Output.AsSpan(n * s.OutputSize, s.OutputSize);
                 Span<float> v = InputTransform(Pass.Training ? n : group);
                 Winograd.TransformInput(Pass.Input.AsSpan(n * s.InputSize, s.InputSize), v, Scratch(group), tiles);
-                // ReLU inside the output transform, the same bits as its own pass over y.
-                bool relu = Layer.Activation == Activation.Relu;
                 Winograd.Correlate(v, kernels, Layer.Bias, y, Scratch(group), tiles, rectify: relu);
                 if (!relu) Layer.Activation.Forward(y, s.OutputSize);
             }
