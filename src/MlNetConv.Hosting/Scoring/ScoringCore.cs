@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime;
 using Microsoft.Extensions.Logging;
 using Microsoft.ML.Data;
 using SkiaSharp;
@@ -48,9 +49,13 @@ internal sealed class ScoringCore(ImageScoringOptions options, ScoringMetrics me
     }
 
     /// <summary>
-    /// Scores blank images for a moment, unrecorded, so the first real batches run compiled: .NET starts every method
-    /// unoptimized and recompiles the busy ones, and a worker that took work at once scored its first few thousand
-    /// images at a fraction of its speed (measured with the workers benchmark).
+    /// Scores blank batches, unrecorded, until .NET has finished compiling the scoring path, so the first real batches
+    /// run at full speed. .NET starts every method unoptimized, counts its calls, and recompiles the busy ones in the
+    /// background (with profile-guided optimization in two steps of 30 calls each); a method called once a batch is
+    /// final only after some 60 batches. A worker that took work after a fixed 40 small batches still scored its first
+    /// 20,000 images at two thirds of the speed it reached later (measured with the workers benchmark), the compiler
+    /// taking a core's worth of time meanwhile. Done when a run of batches longer than a call-counting cycle compiled
+    /// nothing new, or at the time limit.
     /// </summary>
     public void WarmUp()
     {
@@ -58,14 +63,26 @@ internal sealed class ScoringCore(ImageScoringOptions options, ScoringMetrics me
         bitmap.Erase(SKColors.Gray);
         using SKData png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         byte[] bytes = png.ToArray();
-        var images = Enumerable.Range(0, Math.Min(options.BatchSize, WarmUpBatch)).Select(i => new ImageToScore($"warm-up {i}", bytes)).ToList();
+        var images = Enumerable.Range(0, options.BatchSize).Select(i => new ImageToScore($"warm-up {i}", bytes)).ToList();
         var clock = Stopwatch.StartNew();
-        for (int round = 0; round < WarmUpRounds; round++) Decide(Model, images);
-        logger.LogInformation("Warmed up in {Milliseconds:F0} ms ({Rounds} batches of {Count} blank images)", clock.Elapsed.TotalMilliseconds, WarmUpRounds, images.Count);
+        long compiled = JitInfo.GetCompiledMethodCount();
+        int rounds = 0, quietRounds = 0;
+        while (quietRounds < QuietRounds && clock.Elapsed < WarmUpLimit)
+        {
+            Decide(Model, images);
+            rounds++;
+            long now = JitInfo.GetCompiledMethodCount();
+            quietRounds = now == compiled ? quietRounds + 1 : 0;
+            compiled = now;
+        }
+        logger.LogInformation("Warmed up in {Milliseconds:F0} ms ({Rounds} batches of {Count} blank images{Limit})",
+            clock.Elapsed.TotalMilliseconds, rounds, images.Count, quietRounds < QuietRounds ? "; stopped at the time limit, still compiling" : "");
     }
 
-    // Enough calls for .NET's tiering to promote the per-batch methods (30 calls), in about half a second.
-    private const int WarmUpRounds = 40, WarmUpBatch = 32;
+    // More batches than the 30 calls after which .NET promotes a method: a run this long that compiled nothing means
+    // every method a batch calls is at its final tier. The limit bounds the start on a machine too slow or busy for that.
+    private const int QuietRounds = 40;
+    private static readonly TimeSpan WarmUpLimit = TimeSpan.FromSeconds(20);
 
     /// <summary>Decodes and scores one batch; the outcomes are in the order of <paramref name="images"/>.</summary>
     public ScoringOutcome[] Score(string batchId, IReadOnlyList<ImageToScore> images)
