@@ -8,7 +8,12 @@
 using BatchScoringWorker;
 using MlNetConv.Hosting;
 
-var builder = Host.CreateApplicationBuilder(args);
+// appsettings.json is read once, not watched: the watch covers the whole tree under the working directory, where the
+// inbox usually is, and every image arriving, claimed and moved raised events in it (a fifth of the folder worker's
+// speed, measured with the workers benchmark's inbox under the working directory). The scoring settings are read at start anyway.
+var hostConfiguration = new ConfigurationManager();
+hostConfiguration.AddInMemoryCollection([new("hostBuilder:reloadConfigOnChange", "false")]);
+var builder = Host.CreateApplicationBuilder(new HostApplicationBuilderSettings { Args = args, Configuration = hostConfiguration });
 try
 {
     if (RabbitMqCommands.Parse(args) is { } command)
