@@ -109,6 +109,12 @@ public sealed class Sequential
     /// <summary>Every parameter, layer by layer (kernel, then bias): the layout of the gradients.</summary>
     internal float[] ParameterBuffer => parameters;
 
+    /// <summary>Says <see cref="ParameterBuffer"/> was written (an update, a restore): every layer's parameters may have changed.</summary>
+    internal void ParametersChanged()
+    {
+        foreach (Layer layer in layers) layer.ParametersChanged();
+    }
+
     /// <summary>What the last training pass left: dL/dParameters in the layout of <see cref="ParameterBuffer"/>.</summary>
     internal float[] GradientBuffer => gradients;
 

@@ -36,6 +36,7 @@ internal sealed class LayerHarness
 
     public int Batch { get; }
 
+    /// <summary>The layer's parameters, for the test to write: each <see cref="Forward"/> takes them as changed.</summary>
     public float[] Parameters { get; }
 
     public float[] Gradients { get; }
@@ -47,6 +48,7 @@ internal sealed class LayerHarness
         x.CopyTo(pass.Input);
         pass.Training = training;
         pass.Random = new Random(dropoutSeed);
+        Layer.ParametersChanged(); // the tests write Parameters directly (finite differences); model code says so itself
         Layer.ForwardPass(pass);
         return pass.Output.ToArray();
     }

@@ -86,6 +86,35 @@ public class TrainingTests
         var oneEpoch = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 9);
         oneEpoch.Fit(train, new FitOptions { Epochs = 1, ValidationSplit = 0.25 });
         Assert.Equal(oneEpoch.ParameterBuffer, model.ParameterBuffer);
+        // The validation passes cached the second epoch's transformed kernels in the workspace for batches of 32; the
+        // restore must renew them.
+        float[] x = TestData.Test.SamplesToArray(0, 32);
+        Assert.Equal(oneEpoch.Predict(x), model.Predict(x));
+    }
+
+    [Fact]
+    public void PredictionsFollowEveryUpdateOfTheWeights()
+    {
+        // conv2d_1 caches its Winograd-transformed kernels between predictions; each way of changing the weights must
+        // renew them, or the model predicts with the weights it had before.
+        Dataset batch = TestData.Train.Slice(0, 32);
+        float[] x = TestData.Test.SamplesToArray(0, 8);
+        var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 4);
+        var optimizer = new Adam(new ConstantLearningRate(0.01f));
+        void AssertPredictsWithItsCurrentWeights(string after)
+        {
+            var copy = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 5);
+            for (int i = 0; i < model.Layers.Count; i++) copy.Layers[i].SetWeights(model.Layers[i].GetWeights());
+            Assert.True(copy.Predict(x).AsSpan().SequenceEqual(model.Predict(x)), $"stale predictions after {after}");
+        }
+
+        model.Predict(x);
+        model.TrainOnBatch(batch.SamplesToArray(0, 32), batch.Labels, optimizer);
+        AssertPredictsWithItsCurrentWeights("TrainOnBatch");
+        optimizer.ApplyGradients(model, model.ComputeGradients(batch.SamplesToArray(0, 32), batch.Labels).Values);
+        AssertPredictsWithItsCurrentWeights("ApplyGradients");
+        model.Fit(batch, new FitOptions { Epochs = 1, Optimizer = optimizer });
+        AssertPredictsWithItsCurrentWeights("Fit");
     }
 
     [Fact]

@@ -288,8 +288,8 @@ public sealed class Conv2D : Layer
     {
         private const int GroupSize = 4;
         private readonly WinogradTiles tiles;
-        private readonly float[] kernels;              // U of the weights in kernelsSource: inference reuses it until they change
-        private readonly float[] kernelsSource;
+        private readonly float[] kernels;              // U of the weights as of kernelsVersion: inference reuses it until they change
+        private long kernelsVersion = -1;
         private readonly float[]? inputGradientKernels; // W, made each backward pass
         private readonly float[] inputTransforms;      // V per image (training, for dW) or per group
         private readonly float[]? groupWeightGradients; // Z per group: Σ over its images of V_ξᵀ·Ĝ_ξ per point
@@ -303,7 +303,6 @@ public sealed class Conv2D : Layer
             ConvShape s = layer.shape;
             tiles = WinogradTiles.Of(s);
             kernels = new float[tiles.KernelSize];
-            kernelsSource = new float[s.WeightCount];
             int groups = (capacity + GroupSize - 1) / GroupSize;
             inputTransforms = new float[(long)(training ? capacity : groups) * tiles.InputTransformSize];
             // Backward, a group's scratch holds Ĝ of the image in hand, and after it dY's plane or the input gradient's
@@ -328,10 +327,10 @@ public sealed class Conv2D : Layer
         public override void Forward(LayerPass pass)
         {
             Pass = pass;
-            if (!Layer.Kernel.SequenceEqual(kernelsSource))
+            if (kernelsVersion != Layer.ParameterVersion)
             {
                 Winograd.TransformKernels(Layer.Kernel, kernels, Scratch(0), tiles, forInputGradient: false);
-                Layer.Kernel.CopyTo(kernelsSource);
+                kernelsVersion = Layer.ParameterVersion;
             }
             pass.Pool.Run(forwardWork, Groups(pass.Batch));
         }

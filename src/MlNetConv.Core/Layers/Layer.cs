@@ -86,7 +86,20 @@ public abstract partial class Layer
     {
     }
 
-    internal void BindParameters(ArraySegment<float> parameters) => Parameters = parameters;
+    internal void BindParameters(ArraySegment<float> parameters)
+    {
+        Parameters = parameters;
+        ParametersChanged();
+    }
+
+    /// <summary>
+    /// Changes with every write to the parameters (<see cref="ParametersChanged"/>), so what is derived from them (the
+    /// Winograd transform of a kernel) is remade only when they changed, without comparing them.
+    /// </summary>
+    internal long ParameterVersion { get; private set; }
+
+    /// <summary>Says the parameters were written: every writer calls it (SetWeights, an optimizer's update, a restore).</summary>
+    internal void ParametersChanged() => ParameterVersion++;
 
     /// <summary>A new, unbuilt layer with this one's configuration and name (Keras's <c>from_config(get_config())</c>).</summary>
     public abstract Layer Clone();
@@ -110,6 +123,7 @@ public abstract partial class Layer
             throw new ArgumentException($"{Describe()}: weight {i} is {weights[i]}; weights must be finite.", nameof(weights));
         weights[..ParameterCount].CopyTo(Parameters);
         weights[ParameterCount..].CopyTo(State);
+        ParametersChanged();
     }
 
     /// <summary>

@@ -60,7 +60,7 @@ public static class ModelTraining
                 int start = batch * options.BatchSize, n = Math.Min(options.BatchSize, trainCount - start);
                 Sequential.Gather(train, order.AsSpan(start, n), ws);
                 var (loss, batchCorrect) = model.TrainingStep(ws, n, $"epoch {epoch}, batch {batch + 1} of {batchCount}", options.LabelSmoothing);
-                optimizer.Step(model.ParameterBuffer, model.GradientBuffer, pool);
+                optimizer.Update(model, pool);
                 correct += batchCorrect;
                 lossSum += loss * (double)n;
                 seen += n;
@@ -83,6 +83,7 @@ public static class ModelTraining
         }
 
         bool restored = monitor.RestoreBest(history.Count);
+        if (restored) model.ParametersChanged();
         return new TrainingHistory(history, monitor.BestEpoch, monitor.ShouldStop, restored);
     }
 
@@ -100,7 +101,7 @@ public static class ModelTraining
         Workspace ws = model.LoadTrainingBatch(features, labels);
         optimizer.Prepare(model.ParameterCount);
         var result = model.TrainingStep(ws, labels.Length, "this batch", labelSmoothing);
-        optimizer.Step(model.ParameterBuffer, model.GradientBuffer, WorkerPool.ForThreads(ws.Threads));
+        optimizer.Update(model, WorkerPool.ForThreads(ws.Threads));
         return result;
     }
 
@@ -132,7 +133,7 @@ public static class ModelTraining
             Sequential.Gather(data, indices, ws);
             model.TrainingStep(ws, batchSize, $"profiling batch {b + 1}", ticks: measured ? ticks : null);
             long started = Stopwatch.GetTimestamp();
-            optimizer.Step(model.ParameterBuffer, model.GradientBuffer, pool);
+            optimizer.Update(model, pool);
             if (measured) ticks[^1] += Stopwatch.GetTimestamp() - started;
         }
         TimeSpan Mean(long t) => TimeSpan.FromTicks((long)(t * (TimeSpan.TicksPerSecond / (double)Stopwatch.Frequency) / batches));

@@ -63,7 +63,14 @@ public abstract class Optimizer
             throw new ArgumentException($"Gradient {i} is {gradients[i]}; gradients must be finite.", nameof(gradients));
         Prepare(model.ParameterCount);
         gradients.CopyTo(model.GradientBuffer);
-        Step(model.ParameterBuffer, model.GradientBuffer, WorkerPool.ForThreads(model.Threads));
+        Update(model, WorkerPool.ForThreads(model.Threads));
+    }
+
+    /// <summary>One update of <paramref name="model"/> from its gradient buffer.</summary>
+    internal void Update(Sequential model, WorkerPool pool)
+    {
+        Step(model.ParameterBuffer, model.GradientBuffer, pool);
+        model.ParametersChanged();
     }
 
     /// <summary>One update: parameters ← parameters − step(gradients), in blocks on <paramref name="pool"/>.</summary>
