@@ -63,6 +63,19 @@ public class TrainingTests
     }
 
     [Fact]
+    public void OneImageTrainsTheSameOnOneAndTwoThreads()
+    {
+        // One image on two threads: Dense splits its units between the threads in the training forward pass too.
+        Dataset image = TestData.Train.Slice(0, 1);
+        float[] Gradients(int threads)
+        {
+            var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn(), seed: 6) { Threads = threads };
+            return model.ComputeGradients(image.SamplesToArray(0, 1), image.Labels).Values;
+        }
+        Assert.Equal(Gradients(1), Gradients(2));
+    }
+
+    [Fact]
     public void PredictionsAreProbabilities()
     {
         var model = new Sequential(FashionMnist.ImageShape, Architectures.TextbookCnn());
