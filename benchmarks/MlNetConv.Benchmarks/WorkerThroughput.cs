@@ -25,14 +25,14 @@ internal static class WorkerThroughput
         {
             Console.WriteLine($"CPU: {Machine.Processor()}, {Environment.ProcessorCount} cores; {images} images of 28×28 PNG, batch {batch}");
             var (model, files) = Prepare(root, images);
-            var rows = new List<(string Transport, int Workers, double ImagesPerSecond)>();
+            var rows = new List<(string Transport, int Workers, (double ImagesPerSecond, double StartSeconds) Result)>();
             foreach (int workers in new[] { 1, 2 }) rows.Add(("folder inbox", workers, Folder(root, model, files, workers, batch)));
             using (var node = new RabbitMqNode())
                 foreach (int workers in new[] { 1, 2 }) rows.Add(("RabbitMQ", workers, RabbitMq(node, model, files, workers, batch).GetAwaiter().GetResult()));
             Console.WriteLine();
-            Console.WriteLine("| transport | workers | images/s |");
-            Console.WriteLine("| --- | --- | --- |");
-            foreach (var (transport, workers, rate) in rows) Console.WriteLine($"| {transport} | {workers} | {rate:N0} |");
+            Console.WriteLine("| transport | workers | images/s | start (load, warm-up), s |");
+            Console.WriteLine("| --- | --- | --- | --- |");
+            foreach (var (transport, workers, (rate, start)) in rows) Console.WriteLine($"| {transport} | {workers} | {rate:N0} | {start:F1} |");
             return 0;
         }
         finally
@@ -69,7 +69,9 @@ internal static class WorkerThroughput
         return (model, files);
     }
 
-    private static double Folder(string root, string model, string[] files, int workers, int batch)
+    // Images/s, and the seconds from starting the worker processes until all of them took work (folder: claimed their
+    // folders; RabbitMQ: the first result), which includes loading the model and the warm-up.
+    private static (double, double) Folder(string root, string model, string[] files, int workers, int batch)
     {
         string run = Directory.CreateDirectory(Path.Combine(root, $"folder-{workers}")).FullName;
         string inbox = Directory.CreateDirectory(Path.Combine(run, "inbox")).FullName, outbox = Path.Combine(run, "outbox");
@@ -84,8 +86,10 @@ internal static class WorkerThroughput
             ["ImageScoring:MaxDegreeOfParallelism"] = (Environment.ProcessorCount / workers).ToString(),
             ["ImageScoring:PollInterval"] = "00:00:00.100",
         };
+        var starting = Stopwatch.StartNew();
         var processes = Enumerable.Range(0, workers).Select(_ => StartWorker(settings)).ToList();
         WaitUntil(() => Directory.Exists(Path.Combine(inbox, ".claims")) && Directory.GetDirectories(Path.Combine(inbox, ".claims")).Length == workers, "the folder workers to start");
+        double start = starting.Elapsed.TotalSeconds;
         var clock = Stopwatch.StartNew();
         foreach (string file in Directory.GetFiles(staging)) File.Move(file, Path.Combine(inbox, Path.GetFileName(file)));
         // Counted from the result files (a few hundred, each read once) and only then from done/: listing 20,000 files
@@ -102,16 +106,17 @@ internal static class WorkerThroughput
         WaitUntil(() => Directory.GetFiles(done).Length == files.Length, "the folder workers to move every image to done/");
         double rate = files.Length / clock.Elapsed.TotalSeconds;
         Stop(processes);
-        Console.WriteLine($"folder inbox, {workers} worker(s): {files.Length} images in {clock.Elapsed.TotalSeconds:F2} s");
-        return rate;
+        Console.WriteLine($"folder inbox, {workers} worker(s): {files.Length} images in {clock.Elapsed.TotalSeconds:F2} s, started in {start:F1} s");
+        return (rate, start);
     }
 
-    private static async Task<double> RabbitMq(RabbitMqNode node, string model, string[] files, int workers, int batch)
+    private static async Task<(double, double)> RabbitMq(RabbitMqNode node, string model, string[] files, int workers, int batch)
     {
         RabbitMqOptions broker = RabbitMqTestSettings.FreshQueues(node.Uri, $"benchmark-{workers}-{Guid.NewGuid().ToString("N")[..6]}");
         await using (var client = await RabbitMqScoringClient.ConnectAsync(broker))
             await client.EnqueueFolderAsync(Path.GetDirectoryName(files[0])!, ["*.png"]);
         var settings = RabbitMqTestSettings.Worker(broker, model, batch, Environment.ProcessorCount / workers);
+        var starting = Stopwatch.StartNew();
         var processes = Enumerable.Range(0, workers).Select(_ => StartWorker(settings)).ToList();
         // Timed from the first result, when the workers have loaded the model and are taking requests; counted on one
         // connection of its own (a connection per look cost the broker, on the same two cores, more than the looks).
@@ -119,13 +124,14 @@ internal static class WorkerThroughput
         await using IChannel counter = await watch.CreateChannelAsync();
         uint Results() => counter.MessageCountAsync(broker.ResultQueue).GetAwaiter().GetResult();
         WaitUntil(() => Results() > 0, "the first result", milliseconds: 1);
+        double start = starting.Elapsed.TotalSeconds;
         var clock = Stopwatch.StartNew();
         uint first = Results();
         WaitUntil(() => Results() == files.Length, "every result", milliseconds: 20);
         double rate = (files.Length - first) / clock.Elapsed.TotalSeconds;
         Stop(processes);
-        Console.WriteLine($"RabbitMQ, {workers} worker(s): {files.Length - first} images in {clock.Elapsed.TotalSeconds:F2} s after the first {first}");
-        return rate;
+        Console.WriteLine($"RabbitMQ, {workers} worker(s): {files.Length - first} images in {clock.Elapsed.TotalSeconds:F2} s after the first {first}, started in {start:F1} s");
+        return (rate, start);
     }
 
     private static Process StartWorker(Dictionary<string, string?> settings)
