@@ -47,6 +47,33 @@ public class WorkerTests(Models models)
     }
 
     [Fact]
+    public async Task StoppingDuringTheWarmUpEndsItAtOnceAndClaimsNothing()
+    {
+        using var work = new Workspace(models.ModelA);
+        work.Drop(models.Pool.Take(10));
+        var log = new LogCollector();
+        using IHost host = Workspace.CreateHost(work.Settings(batchSize: 128), log);
+        // The warm-up scores batches of 128 until 40 in a row compiled nothing: far longer than this.
+        using var stopping = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var clock = Stopwatch.StartNew();
+        try
+        {
+            await host.StartAsync(stopping.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // The host gives up starting: what a stop during the start does.
+        }
+        Assert.True(clock.Elapsed < TimeSpan.FromSeconds(10), $"the start took {clock.Elapsed.TotalSeconds:F1} s after the stop");
+        Assert.Contains(log.Messages, m => m.Contains("cut short by the host stopping"));
+        // The host reports that it did not start (its "Hosting failed to start"), not a transport that failed.
+        Assert.DoesNotContain(log.Messages, m => m.Contains("BackgroundService failed") || m.StartsWith("Critical"));
+        await host.StopAsync();
+        Assert.Equal(0, work.Done);
+        Assert.Equal(10, work.Pending);
+    }
+
+    [Fact]
     public async Task StoppingMidRunAndStartingAgainScoresEveryImageExactlyOnce()
     {
         using var work = new Workspace(models.ModelA);

@@ -22,7 +22,7 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
     {
         // A bad model zip stops the host before it starts: the process exits non-zero with the reason logged.
         core.LoadModel();
-        core.WarmUp();
+        core.WarmUp(cancellationToken);
         claims = new ClaimStore(options);
         int recovered = claims.RecoverAbandoned();
         logger.LogInformation("Scoring {Inbox} with model {ModelId} ({ModelPath}) as worker {Worker}; {Recovered} files recovered from stopped workers",

@@ -32,7 +32,7 @@ internal sealed class RabbitMqScoringService(IOptions<ImageScoringOptions> optio
     public override async Task StartAsync(CancellationToken cancellationToken)
     {
         core.LoadModel(); // a bad model zip stops the host before it starts
-        core.WarmUp();
+        core.WarmUp(cancellationToken);
         logger.LogInformation("Scoring requests from {Queue} at {Broker} with model {ModelId} ({ModelPath}) as worker {Worker}",
             broker.RequestQueue, RabbitMqScoringClient.Describe(broker.Uri), core.Model.Id, options.ModelPath, workerId);
         await base.StartAsync(cancellationToken);

@@ -55,9 +55,9 @@ internal sealed class ScoringCore(ImageScoringOptions options, ScoringMetrics me
     /// final only after some 60 batches. A worker that took work after a fixed 40 small batches still scored its first
     /// 20,000 images at two thirds of the speed it reached later (measured with the workers benchmark), the compiler
     /// taking a core's worth of time meanwhile. Done when a run of batches longer than a call-counting cycle compiled
-    /// nothing new, or at the time limit.
+    /// nothing new, or at the time limit; a host stopping before it started ends it with <see cref="OperationCanceledException"/>.
     /// </summary>
-    public void WarmUp()
+    public void WarmUp(CancellationToken cancellationToken)
     {
         using var bitmap = new SKBitmap(28, 28, SKColorType.Gray8, SKAlphaType.Opaque);
         bitmap.Erase(SKColors.Gray);
@@ -67,7 +67,7 @@ internal sealed class ScoringCore(ImageScoringOptions options, ScoringMetrics me
         var clock = Stopwatch.StartNew();
         long compiled = JitInfo.GetCompiledMethodCount();
         int rounds = 0, quietRounds = 0;
-        while (quietRounds < QuietRounds && clock.Elapsed < WarmUpLimit)
+        while (quietRounds < QuietRounds && clock.Elapsed < WarmUpLimit && !cancellationToken.IsCancellationRequested)
         {
             Decide(Model, images);
             rounds++;
@@ -76,7 +76,10 @@ internal sealed class ScoringCore(ImageScoringOptions options, ScoringMetrics me
             compiled = now;
         }
         logger.LogInformation("Warmed up in {Milliseconds:F0} ms ({Rounds} batches of {Count} blank images{Limit})",
-            clock.Elapsed.TotalMilliseconds, rounds, images.Count, quietRounds < QuietRounds ? "; stopped at the time limit, still compiling" : "");
+            clock.Elapsed.TotalMilliseconds, rounds, images.Count,
+            quietRounds >= QuietRounds ? "" : cancellationToken.IsCancellationRequested ? "; cut short by the host stopping" : "; stopped at the time limit, still compiling");
+        // A stop during the start ends the start here: the transport then neither claims nor consumes anything.
+        cancellationToken.ThrowIfCancellationRequested();
     }
 
     // More batches than the 30 calls after which .NET promotes a method: a run this long that compiled nothing means
