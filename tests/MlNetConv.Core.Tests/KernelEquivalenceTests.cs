@@ -164,7 +164,8 @@ public class KernelEquivalenceTests
     [Fact]
     public void TransposeInBlocksMatchesTheElementLoop()
     {
-        // Whole 8×8 register blocks (where AVX is there) and the element-by-element edges, with row strides.
+        // Whole 8×8 register blocks (where AVX is there), ragged edges as overlapping blocks, and the element loop for
+        // shapes narrower than a block, with row strides.
         var random = new Random(4);
         for (int trial = 0; trial < 60; trial++)
         {

@@ -39,29 +39,12 @@ internal static class Transpose
             }
             return;
         }
-        // Narrower than a block one way: the blocks that fit, the rest element by element.
-        int blockRows = 0, blockColumns = 0;
-        if (useBlocks && Avx.IsSupported)
-        {
-            blockRows = rows & ~7;
-            blockColumns = columns & ~7;
-            for (int i = 0; i < blockRows; i += 8)
-                for (int j = 0; j < blockColumns; j += 8)
-                    Block8x8(ref Unsafe.Add(ref src, (nint)i * ldSource + j), ldSource, ref Unsafe.Add(ref dst, (nint)j * ldDestination + i), ldDestination);
-        }
-        Elements(ref src, 0, rows, blockColumns, columns, ldSource, ref dst, ldDestination);
-        Elements(ref src, blockRows, rows, 0, blockColumns, ldSource, ref dst, ldDestination);
-    }
-
-    // destination[j, i] = source[i, j] for i in [firstRow, endRow), j in [firstColumn, endColumn). Destination rows
-    // are written contiguously; the strided source reads walk a few dozen cache lines that stay in L1.
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Elements(ref float src, int firstRow, int endRow, int firstColumn, int endColumn, int ldSource, ref float dst, int ldDestination)
-    {
-        for (int j = firstColumn; j < endColumn; j++)
+        // Narrower than a block either way (or no AVX, or the reference): element by element. Destination rows are
+        // written contiguously; the strided source reads walk a few dozen cache lines that stay in L1.
+        for (int j = 0; j < columns; j++)
         {
             ref float line = ref Unsafe.Add(ref dst, (nint)j * ldDestination);
-            for (int i = firstRow; i < endRow; i++) Unsafe.Add(ref line, i) = Unsafe.Add(ref src, (nint)i * ldSource + j);
+            for (int i = 0; i < rows; i++) Unsafe.Add(ref line, i) = Unsafe.Add(ref src, (nint)i * ldSource + j);
         }
     }
 
