@@ -74,6 +74,26 @@ public class WorkerTests(Models models)
     }
 
     [Fact]
+    public async Task TheWarmUpRunsTheFolderPathOutsideTheInboxAndLeavesNothingBehind()
+    {
+        using var work = new Workspace(models.ModelA);
+        var log = new LogCollector();
+        using IHost host = Workspace.CreateHost(work.Settings(batchSize: 4), log);
+        await host.StartAsync();
+        string warmedUp = Assert.Single(log.Messages, m => m.Contains("Warmed up in"));
+        const string marker = " through the folder path in ";
+        Assert.Contains(marker, warmedUp);
+        string rehearsal = warmedUp[(warmedUp.IndexOf(marker, StringComparison.Ordinal) + marker.Length)..].Split(';', ')')[0];
+        Assert.StartsWith(Path.GetTempPath(), rehearsal);
+        Assert.False(Directory.Exists(rehearsal), $"the warm-up left {rehearsal} behind");
+        await host.StopAsync();
+        // Nothing of the warm-up reached the real folders: no result file, nothing done or failed, no metrics.
+        Assert.Empty(Directory.GetFiles(work.Outbox, "*", SearchOption.AllDirectories));
+        Assert.Equal(0, work.Done);
+        Assert.Contains(log.Messages, m => m.Contains("Stopped after 0 images scored and 0 failed"));
+    }
+
+    [Fact]
     public async Task StoppingMidRunAndStartingAgainScoresEveryImageExactlyOnce()
     {
         using var work = new Workspace(models.ModelA);

@@ -36,6 +36,9 @@ internal sealed class ClaimStore : IDisposable
 
     public string WorkerId { get; }
 
+    /// <summary>The folders and settings this store works on.</summary>
+    public ImageScoringOptions Options => options;
+
     public string WorkerFolder { get; }
 
     /// <summary>

@@ -55,43 +55,62 @@ internal sealed class ScoringCore(ImageScoringOptions options, ScoringMetrics me
     /// final only after some 60 batches. A worker that took work after a fixed 40 small batches still scored its first
     /// 20,000 images at two thirds of the speed it reached later (measured with the workers benchmark), the compiler
     /// taking a core's worth of time meanwhile. Done when a run of batches longer than a call-counting cycle compiled
-    /// nothing new, or at the time limit; a host stopping before it started ends it with <see cref="OperationCanceledException"/>.
+    /// (nearly) nothing new, or at the time limit; a host stopping before it started ends it with <see cref="OperationCanceledException"/>.
     /// </summary>
-    public void WarmUp(CancellationToken cancellationToken)
+    public void WarmUp(CancellationToken cancellationToken) => WarmUp(images => ScoreUnrecorded(images), route: "", cancellationToken);
+
+    /// <summary>
+    /// As <see cref="WarmUp(CancellationToken)"/>, with each blank batch (of images named "warm-up-&lt;i&gt;.png") run
+    /// through <paramref name="runBatch"/>: the transport's whole path for a batch, which scores it with
+    /// <see cref="ScoreUnrecorded"/>, so that the transport's own code is compiled before the first real batch too;
+    /// <paramref name="route"/> says in the log line where the batches went.
+    /// </summary>
+    public void WarmUp(Action<IReadOnlyList<ImageToScore>> runBatch, string route, CancellationToken cancellationToken)
     {
         using var bitmap = new SKBitmap(28, 28, SKColorType.Gray8, SKAlphaType.Opaque);
         bitmap.Erase(SKColors.Gray);
         using SKData png = bitmap.Encode(SKEncodedImageFormat.Png, 100);
         byte[] bytes = png.ToArray();
-        var images = Enumerable.Range(0, options.BatchSize).Select(i => new ImageToScore($"warm-up {i}", bytes)).ToList();
+        var images = Enumerable.Range(0, options.BatchSize).Select(i => new ImageToScore($"warm-up-{i}.png", bytes)).ToList();
         var clock = Stopwatch.StartNew();
         long compiled = JitInfo.GetCompiledMethodCount();
-        int rounds = 0, quietRounds = 0;
-        while (quietRounds < QuietRounds && clock.Elapsed < WarmUpLimit && !cancellationToken.IsCancellationRequested)
+        var lastRounds = new Queue<long>(); // methods compiled during each of the last QuietRounds batches
+        long compiledInLastRounds = 0;
+        int rounds = 0;
+        bool settled = false;
+        while (!settled && clock.Elapsed < WarmUpLimit && !cancellationToken.IsCancellationRequested)
         {
-            Decide(Model, images);
+            runBatch(images);
             rounds++;
             long now = JitInfo.GetCompiledMethodCount();
-            quietRounds = now == compiled ? quietRounds + 1 : 0;
+            lastRounds.Enqueue(now - compiled);
+            compiledInLastRounds += now - compiled;
             compiled = now;
+            if (lastRounds.Count > QuietRounds) compiledInLastRounds -= lastRounds.Dequeue();
+            settled = lastRounds.Count == QuietRounds && compiledInLastRounds <= QuietCompilations;
         }
-        logger.LogInformation("Warmed up in {Milliseconds:F0} ms ({Rounds} batches of {Count} blank images{Limit})",
-            clock.Elapsed.TotalMilliseconds, rounds, images.Count,
-            quietRounds >= QuietRounds ? "" : cancellationToken.IsCancellationRequested ? "; cut short by the host stopping" : "; stopped at the time limit, still compiling");
+        logger.LogInformation("Warmed up in {Milliseconds:F0} ms ({Rounds} batches of {Count} blank images{Route}{Limit})",
+            clock.Elapsed.TotalMilliseconds, rounds, images.Count, route,
+            settled ? "" : cancellationToken.IsCancellationRequested ? "; cut short by the host stopping" : "; stopped at the time limit, still compiling");
         // A stop during the start ends the start here: the transport then neither claims nor consumes anything.
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    // More batches than the 30 calls after which .NET promotes a method: a run this long that compiled nothing means
-    // every method a batch calls is at its final tier. The limit bounds the start on a machine too slow or busy for that.
+    // More batches than the 30 calls after which .NET promotes a method: a run this long in which (nearly) nothing was
+    // compiled means every method a batch calls is at its final tier. Nearly: the runtime's own housekeeping (the thread
+    // pool's hill climbing, finalizers, pool trimming) runs a few times a second and has its methods promoted one or two
+    // at a time throughout; waiting for none at all took 14-20 s of warm-up where the batches' own methods were done in
+    // 9 s (200 batches of 128 through the folder path), while those come in tens per batch until they are done. The limit
+    // bounds the start on a machine too slow or busy for that.
     private const int QuietRounds = 40;
+    private const int QuietCompilations = 10;
     private static readonly TimeSpan WarmUpLimit = TimeSpan.FromSeconds(20);
 
     /// <summary>Decodes and scores one batch; the outcomes are in the order of <paramref name="images"/>.</summary>
     public ScoringOutcome[] Score(string batchId, IReadOnlyList<ImageToScore> images)
     {
         var clock = Stopwatch.StartNew();
-        ScoringOutcome[] outcomes = Decide(Model, images);
+        ScoringOutcome[] outcomes = ScoreUnrecorded(images);
         int scored = outcomes.Count(o => o.Scored), failed = outcomes.Length - scored;
         foreach (var failure in outcomes.Where(o => !o.Scored))
             logger.LogWarning("{Image} failed: {Reason}", failure.Id, failure.FailureReason);
@@ -100,9 +119,13 @@ internal sealed class ScoringCore(ImageScoringOptions options, ScoringMetrics me
         return outcomes;
     }
 
-    // Each image decoded once, the readable ones scored in one pass (one by one only if the pass fails).
-    private ScoringOutcome[] Decide(ScoringModel current, IReadOnlyList<ImageToScore> images)
+    /// <summary>
+    /// Decodes and scores one batch with nothing counted or logged (the warm-up's scoring). Each image is decoded once,
+    /// the readable ones scored in one pass (one by one only if the pass fails).
+    /// </summary>
+    public ScoringOutcome[] ScoreUnrecorded(IReadOnlyList<ImageToScore> images)
     {
+        ScoringModel current = Model;
         var now = DateTimeOffset.UtcNow;
         var outcomes = new ScoringOutcome[images.Count];
         var decoded = new MLImage?[images.Count];
