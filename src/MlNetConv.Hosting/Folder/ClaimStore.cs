@@ -171,18 +171,40 @@ internal sealed class ClaimStore : IDisposable
     private static void MoveAll(string batchFolder, string destination)
     {
         if (!Directory.Exists(batchFolder)) return;
-        foreach (string file in Directory.EnumerateFiles(batchFolder))
-            File.Move(file, UniqueTarget(destination, Path.GetFileName(file)));
+        foreach (string file in Directory.EnumerateFiles(batchFolder)) MoveKeepingBoth(file, destination);
         Directory.Delete(batchFolder);
     }
 
-    // Never overwrite: a second "a.png" becomes "a (2).png".
+    // Never overwrite: a second "a.png" becomes "a (2).png". The move is tried first, as the name is rarely taken:
+    // looking it up beforehand was a second lookup in a folder of thousands (2 % of the folder worker's CPU in perf).
+    private static void MoveKeepingBoth(string file, string folder)
+    {
+        string name = Path.GetFileName(file);
+        string target = Path.Combine(folder, name);
+        for (int n = 2; ; n++)
+        {
+            try
+            {
+                File.Move(file, target);
+                return;
+            }
+            catch (IOException) when (File.Exists(target) && File.Exists(file))
+            {
+                target = Numbered(folder, name, n);
+            }
+        }
+    }
+
+    // The first of "a.png", "a (2).png", ... not taken in the folder.
     private static string UniqueTarget(string folder, string name)
     {
         string target = Path.Combine(folder, name);
-        for (int n = 2; File.Exists(target); n++) target = Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(name)} ({n}){Path.GetExtension(name)}");
+        for (int n = 2; File.Exists(target); n++) target = Numbered(folder, name, n);
         return target;
     }
+
+    private static string Numbered(string folder, string name, int n) =>
+        Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(name)} ({n}){Path.GetExtension(name)}");
 
     private static void TryDelete(string folder)
     {
