@@ -94,6 +94,26 @@ public class WorkerTests(Models models)
     }
 
     [Fact]
+    public async Task AnImageOfANameAlreadyDoneIsKeptBesideItNotOverwritten()
+    {
+        using var work = new Workspace(models.ModelA);
+        byte[] first = File.ReadAllBytes(models.Pool[0]), second = File.ReadAllBytes(models.Pool[1]);
+        await Workspace.RunHostUntil(work.Settings(batchSize: 4), () => work.Done == 3, "the same name scored three times", () =>
+        {
+            foreach (byte[] bytes in new[] { first, second, first })
+            {
+                int before = work.Done;
+                work.DropBytes("same.png", bytes);
+                Workspace.WaitUntil(() => work.Done == before + 1, "the image to be scored");
+            }
+        });
+        string done = Path.Combine(work.Outbox, "done");
+        Assert.Equal(first, File.ReadAllBytes(Path.Combine(done, "same.png")));
+        Assert.Equal(second, File.ReadAllBytes(Path.Combine(done, "same (2).png")));
+        Assert.Equal(first, File.ReadAllBytes(Path.Combine(done, "same (3).png")));
+    }
+
+    [Fact]
     public async Task StoppingMidRunAndStartingAgainScoresEveryImageExactlyOnce()
     {
         using var work = new Workspace(models.ModelA);
