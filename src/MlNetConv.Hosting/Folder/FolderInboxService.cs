@@ -53,8 +53,8 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
             core.WarmUp(images =>
             {
                 foreach (var image in images) File.WriteAllBytes(Path.Combine(rehearsal.Inbox, image.Id), image.Bytes);
-                using var batch = ClaimAndDecode(store) ?? throw new IOException($"the warm-up's images were not found in {rehearsal.Inbox}");
-                Commit(store, batch, core.ScoreUnrecorded(batch.Decoded));
+                var batch = ClaimAndRead(store) ?? throw new IOException($"the warm-up's images were not found in {rehearsal.Inbox}");
+                Commit(store, batch, core.ScoreUnrecorded(batch.Images));
                 foreach (string scored in Directory.EnumerateFiles(rehearsal.Done)) File.Delete(scored);
                 foreach (string result in Directory.EnumerateFiles(rehearsal.Outbox)) File.Delete(result);
             }, route: $" through the folder path in {root}", cancellationToken);
@@ -76,8 +76,8 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
         if (arrivals.CurrentCount == 0) arrivals.Release();
     }
 
-    // Three batches at a time: while one is scored, the next is claimed, read and decoded, and the one before is
-    // committed. The scoring is all this loop does itself: decoding here too left a core idle a fifth of the time.
+    // Three batches at a time: while one is scored, the next is claimed and read and the one before is committed; the
+    // file work (a rename, a read and a move per image, a result file) costs about what the scoring does.
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
         await Task.Yield();
@@ -90,7 +90,7 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
                 ClaimedBatch? batch;
                 try
                 {
-                    batch = claiming is null ? ClaimAndDecode(claims!) : await claiming;
+                    batch = claiming is null ? ClaimAndRead(claims!) : await claiming;
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -110,10 +110,9 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
                     catch (OperationCanceledException) { break; }
                     continue;
                 }
-                if (!stoppingToken.IsCancellationRequested) claiming = Task.Run(() => ClaimAndDecode(claims!), CancellationToken.None);
+                if (!stoppingToken.IsCancellationRequested) claiming = Task.Run(() => ClaimAndRead(claims!), CancellationToken.None);
                 core.ReloadModelIfReplaced();
-                ScoringOutcome[] outcomes;
-                using (batch) outcomes = core.Score(batch.Id, batch.Decoded);
+                ScoringOutcome[] outcomes = core.Score(batch.Id, batch.Images);
                 await committing;
                 committing = Task.Run(() => Commit(claims!, batch, outcomes), CancellationToken.None);
             }
@@ -126,11 +125,7 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
             {
                 try
                 {
-                    if (await claiming is { } unscored)
-                    {
-                        unscored.Dispose();
-                        claims!.Release(unscored.Folder);
-                    }
+                    if (await claiming is { } unscored) claims!.Release(unscored.Folder);
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
@@ -140,17 +135,11 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
         }
     }
 
-    /// <summary>
-    /// A claimed batch: its folder, the claimed paths and the images read from them, decoded (a file that cannot be read
-    /// has failed already).
-    /// </summary>
-    private sealed record ClaimedBatch(string Id, string Folder, List<string> Claimed, DecodedBatch Decoded) : IDisposable
-    {
-        public void Dispose() => Decoded.Dispose();
-    }
+    /// <summary>A claimed batch: its folder, and the images read from it (a file that cannot be read has failed already).</summary>
+    private sealed record ClaimedBatch(string Id, string Folder, List<string> Claimed, List<ImageToScore> Images);
 
-    // Claims up to a batch of inbox files, reads and decodes them; null when the inbox has none.
-    private ClaimedBatch? ClaimAndDecode(ClaimStore store)
+    // Claims up to a batch of inbox files and reads them; null when the inbox has none.
+    private ClaimedBatch? ClaimAndRead(ClaimStore store)
     {
         var (batchId, files) = store.Claim(store.Options.BatchSize);
         if (files.Count == 0) return null;
@@ -169,7 +158,7 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
                 logger.LogWarning("{File} failed: the file could not be read: {Reason}", file.Original, e.Message);
             }
         }
-        return new ClaimedBatch(batchId, Path.GetDirectoryName(files[0].Claimed)!, claimed, core.Decode(images));
+        return new ClaimedBatch(batchId, Path.GetDirectoryName(files[0].Claimed)!, claimed, images);
     }
 
     // Failures to failed/, then the result file (the commit), then the inputs to done/. A file operation that fails

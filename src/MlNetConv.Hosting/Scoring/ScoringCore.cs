@@ -57,16 +57,12 @@ internal sealed class ScoringCore(ImageScoringOptions options, ScoringMetrics me
     /// taking a core's worth of time meanwhile. Done when a run of batches longer than a call-counting cycle compiled
     /// (nearly) nothing new, or at the time limit; a host stopping before it started ends it with <see cref="OperationCanceledException"/>.
     /// </summary>
-    public void WarmUp(CancellationToken cancellationToken) => WarmUp(images =>
-    {
-        using DecodedBatch batch = Decode(images);
-        ScoreUnrecorded(batch);
-    }, route: "", cancellationToken);
+    public void WarmUp(CancellationToken cancellationToken) => WarmUp(images => ScoreUnrecorded(images), route: "", cancellationToken);
 
     /// <summary>
     /// As <see cref="WarmUp(CancellationToken)"/>, with each blank batch (of images named "warm-up-&lt;i&gt;.png") run
-    /// through <paramref name="runBatch"/>: the transport's whole path for a batch, which decodes it with
-    /// <see cref="Decode"/> and scores it with <see cref="ScoreUnrecorded"/>, so that the transport's own code is compiled before the first real batch too;
+    /// through <paramref name="runBatch"/>: the transport's whole path for a batch, which scores it with
+    /// <see cref="ScoreUnrecorded"/>, so that the transport's own code is compiled before the first real batch too;
     /// <paramref name="route"/> says in the log line where the batches went.
     /// </summary>
     public void WarmUp(Action<IReadOnlyList<ImageToScore>> runBatch, string route, CancellationToken cancellationToken)
@@ -113,76 +109,57 @@ internal sealed class ScoringCore(ImageScoringOptions options, ScoringMetrics me
     /// <summary>Decodes and scores one batch; the outcomes are in the order of <paramref name="images"/>.</summary>
     public ScoringOutcome[] Score(string batchId, IReadOnlyList<ImageToScore> images)
     {
-        using DecodedBatch batch = Decode(images);
-        return Score(batchId, batch);
-    }
-
-    /// <summary>
-    /// Decodes each image once, completely, on up to <see cref="ImageScoringOptions.MaxDegreeOfParallelism"/> threads;
-    /// an image that cannot be decoded gets the decoder's reason. Transports that read ahead decode the next batch while
-    /// this one is scored.
-    /// </summary>
-    public DecodedBatch Decode(IReadOnlyList<ImageToScore> images)
-    {
         var clock = Stopwatch.StartNew();
-        var decoded = new MLImage?[images.Count];
-        var reasons = new string?[images.Count];
-        try
-        {
-            Parallel.For(0, images.Count, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism },
-                i => (decoded[i], reasons[i]) = ImageDecoder.Decode(images[i].Bytes, options.MaxImagePixels));
-        }
-        catch
-        {
-            foreach (MLImage? image in decoded) image?.Dispose();
-            throw;
-        }
-        return new DecodedBatch(images, decoded, reasons, clock.Elapsed);
-    }
-
-    /// <summary>Scores a decoded batch, counted and logged; the outcomes are in the order of its images.</summary>
-    public ScoringOutcome[] Score(string batchId, DecodedBatch batch)
-    {
-        var clock = Stopwatch.StartNew();
-        ScoringOutcome[] outcomes = ScoreUnrecorded(batch);
-        TimeSpan took = batch.DecodeTime + clock.Elapsed;
+        ScoringOutcome[] outcomes = ScoreUnrecorded(images);
         int scored = outcomes.Count(o => o.Scored), failed = outcomes.Length - scored;
         foreach (var failure in outcomes.Where(o => !o.Scored))
             logger.LogWarning("{Image} failed: {Reason}", failure.Id, failure.FailureReason);
-        metrics.RecordBatch(scored, failed, took);
-        logger.LogInformation("Batch {Batch}: {Scored} scored, {Failed} failed in {Milliseconds:F0} ms", batchId, scored, failed, took.TotalMilliseconds);
+        metrics.RecordBatch(scored, failed, clock.Elapsed);
+        logger.LogInformation("Batch {Batch}: {Scored} scored, {Failed} failed in {Milliseconds:F0} ms", batchId, scored, failed, clock.Elapsed.TotalMilliseconds);
         return outcomes;
     }
 
     /// <summary>
-    /// Scores a decoded batch with nothing counted or logged (the warm-up's scoring): the decoded images in one pass
-    /// (one by one only if the pass fails), the undecodable ones failed with their reasons.
+    /// Decodes and scores one batch with nothing counted or logged (the warm-up's scoring). Each image is decoded once,
+    /// the readable ones scored in one pass (one by one only if the pass fails).
     /// </summary>
-    public ScoringOutcome[] ScoreUnrecorded(DecodedBatch batch)
+    public ScoringOutcome[] ScoreUnrecorded(IReadOnlyList<ImageToScore> images)
     {
         ScoringModel current = Model;
         var now = DateTimeOffset.UtcNow;
-        IReadOnlyList<ImageToScore> images = batch.Images;
         var outcomes = new ScoringOutcome[images.Count];
-        var readable = new List<int>(images.Count);
-        for (int i = 0; i < images.Count; i++)
-        {
-            if (batch.Decoded[i] is null) outcomes[i] = new(images[i].Id, null, batch.Reasons[i], current.Id, now);
-            else readable.Add(i);
-        }
-        if (readable.Count == 0) return outcomes;
+        var decoded = new MLImage?[images.Count];
         try
         {
-            ImagePrediction[] predictions = current.Score([.. readable.Select(i => images[i].Id)], [.. readable.Select(i => batch.Decoded[i]!)]);
-            for (int k = 0; k < readable.Count; k++) outcomes[readable[k]] = new(images[readable[k]].Id, predictions[k], null, current.Id, now);
+            Parallel.For(0, images.Count, new ParallelOptions { MaxDegreeOfParallelism = options.MaxDegreeOfParallelism }, i =>
+            {
+                (decoded[i], string? reason) = ImageDecoder.Decode(images[i].Bytes, options.MaxImagePixels);
+                if (reason is not null) outcomes[i] = Failure(images[i].Id, reason);
+            });
+            int[] readable = [.. Enumerable.Range(0, images.Count).Where(i => decoded[i] is not null)];
+            if (readable.Length > 0)
+            {
+                try
+                {
+                    ImagePrediction[] predictions = current.Score([.. readable.Select(i => images[i].Id)], [.. readable.Select(i => decoded[i]!)]);
+                    for (int k = 0; k < readable.Length; k++) outcomes[readable[k]] = new(images[readable[k]].Id, predictions[k], null, current.Id, now);
+                }
+                catch (Exception e) when (e is not OutOfMemoryException)
+                {
+                    // An image decodes but the pipeline still refuses it: score one by one so only that image fails.
+                    logger.LogWarning("A batch failed as a whole ({Reason}); scoring its images one by one", e.Message);
+                    foreach (int i in readable) outcomes[i] = ScoreAlone(current, images[i].Id, decoded[i]!, now);
+                }
+            }
         }
-        catch (Exception e) when (e is not OutOfMemoryException)
+        finally
         {
-            // An image decodes but the pipeline still refuses it: score one by one so only that image fails.
-            logger.LogWarning("A batch failed as a whole ({Reason}); scoring its images one by one", e.Message);
-            foreach (int i in readable) outcomes[i] = ScoreAlone(current, images[i].Id, batch.Decoded[i]!, now);
+            foreach (MLImage? image in decoded) image?.Dispose();
         }
+
         return outcomes;
+
+        ScoringOutcome Failure(string id, string reason) => new(id, null, reason, current.Id, now);
     }
 
     private static ScoringOutcome ScoreAlone(ScoringModel current, string id, MLImage image, DateTimeOffset now)
