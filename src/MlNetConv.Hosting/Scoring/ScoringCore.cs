@@ -98,12 +98,13 @@ internal sealed class ScoringCore(ImageScoringOptions options, ScoringMetrics me
 
     // More batches than the 30 calls after which .NET promotes a method: a run this long in which (nearly) nothing was
     // compiled means every method a batch calls is at its final tier. Nearly: the runtime's own housekeeping (the thread
-    // pool's hill climbing, finalizers, pool trimming) runs a few times a second and has its methods promoted one or two
-    // at a time throughout; waiting for none at all took 14-20 s of warm-up where the batches' own methods were done in
-    // 9 s (200 batches of 128 through the folder path), while those come in tens per batch until they are done. The limit
-    // bounds the start on a machine too slow or busy for that.
+    // pool's hill climbing, finalizers, pool trimming) keeps having methods promoted one to six at a time, about 10 per
+    // 40 batches of 128 through the folder path, whereas the batches' own methods come in tens to hundreds per 40
+    // batches until they are done (200 batches, 9 s, in the trace this was read from). Waiting for no compilation at
+    // all, or for at most 10, ran into the time limit in some runs. The limit bounds the start on a machine too slow or
+    // busy for any of that.
     private const int QuietRounds = 40;
-    private const int QuietCompilations = 10;
+    private const int QuietCompilations = 25;
     private static readonly TimeSpan WarmUpLimit = TimeSpan.FromSeconds(20);
 
     /// <summary>Decodes and scores one batch; the outcomes are in the order of <paramref name="images"/>.</summary>
