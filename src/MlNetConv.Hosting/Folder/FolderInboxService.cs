@@ -114,7 +114,7 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
                 core.ReloadModelIfReplaced();
                 ScoringOutcome[] outcomes = core.Score(batch.Id, batch.Images);
                 await committing;
-                committing = Task.Run(() => Commit(claims!, batch, outcomes), CancellationToken.None);
+                committing = Task.Run(() => CommitOrLeaveClaimed(batch, outcomes), CancellationToken.None);
             }
         }
         finally
@@ -161,17 +161,23 @@ internal sealed class FolderInboxService(IOptions<ImageScoringOptions> optionsAc
         return new ClaimedBatch(batchId, Path.GetDirectoryName(files[0].Claimed)!, claimed, images);
     }
 
-    // Failures to failed/, then the result file (the commit), then the inputs to done/. A file operation that fails
-    // leaves the batch claimed: it is settled when the worker stops, or by whichever worker recovers it.
-    private void Commit(ClaimStore store, ClaimedBatch batch, ScoringOutcome[] outcomes)
+    // Failures to failed/, then the result file (the commit), then the inputs to done/; a file operation that fails throws.
+    private static void Commit(ClaimStore store, ClaimedBatch batch, ScoringOutcome[] outcomes)
+    {
+        for (int i = 0; i < outcomes.Length; i++)
+            if (!outcomes[i].Scored) store.Fail(batch.Claimed[i], outcomes[i].FailureReason!);
+        var results = outcomes.Where(o => o.Scored).ToList();
+        if (results.Count > 0) ResultWriter.Write(store.Options.Outbox, batch.Id, store.Options.ResultFormat, results);
+        store.Complete(batch.Folder);
+    }
+
+    // A real batch's commit: a file operation that fails leaves the batch claimed, settled when the worker stops or by
+    // whichever worker recovers it. (The warm-up's commit lets the failure through, to fall back to warming the scoring.)
+    private void CommitOrLeaveClaimed(ClaimedBatch batch, ScoringOutcome[] outcomes)
     {
         try
         {
-            for (int i = 0; i < outcomes.Length; i++)
-                if (!outcomes[i].Scored) store.Fail(batch.Claimed[i], outcomes[i].FailureReason!);
-            var results = outcomes.Where(o => o.Scored).ToList();
-            if (results.Count > 0) ResultWriter.Write(store.Options.Outbox, batch.Id, store.Options.ResultFormat, results);
-            store.Complete(batch.Folder);
+            Commit(claims!, batch, outcomes);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
