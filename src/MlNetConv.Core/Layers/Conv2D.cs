@@ -115,6 +115,8 @@ public sealed class Conv2D : Layer
 
     internal override void ForwardPass(LayerPass pass) => ((ConvBuffers)pass.Buffers!).Forward(pass);
 
+    internal override bool PoolsImageByImage => true;
+
     internal override void BackwardPass(LayerPass pass) => ((ConvBuffers)pass.Buffers!).Backward(pass);
 
     internal override void WriteConfig(BinaryWriter writer)
@@ -153,6 +155,19 @@ public sealed class Conv2D : Layer
         protected ConvShape Shape => Layer.shape;
 
         public abstract void Forward(LayerPass pass);
+
+        // Where image n's output goes: its place in the batch, or, with the pooling inside (inference), the place of the
+        // chunk computing it, reused image after image so it stays in cache.
+        protected Span<float> OutputOf(int n, int chunk) =>
+            Pass.Output.AsSpan((Pass.Pooling is null ? n : chunk) * Shape.OutputSize, Shape.OutputSize);
+
+        // With the pooling inside, image n's output y pooled into its place in the pooling's output.
+        protected void PoolImage(int n, ReadOnlySpan<float> y)
+        {
+            if (Pass.Pooling is not { } pooling) return;
+            int size = pooling.OutputShape.Size;
+            pooling.ForwardImage(y, Pass.PooledOutput.AsSpan(n * size, size));
+        }
 
         public abstract void Backward(LayerPass pass);
 
@@ -234,9 +249,10 @@ public sealed class Conv2D : Layer
             int first = (int)((long)chunk * Pass.Batch / chunks), end = (int)((long)(chunk + 1) * Pass.Batch / chunks);
             for (int n = first; n < end; n++)
             {
-                Span<float> y = Pass.Output.AsSpan(n * s.OutputSize, s.OutputSize);
+                Span<float> y = OutputOf(n, chunk);
                 Conv2DKernels.Forward(Pass.Input.AsSpan(n * s.InputSize, s.InputSize), Layer.Kernel, Layer.Bias, y, columns.AsSpan(chunk * s.ColumnsSize, s.ColumnsSize), s);
                 Layer.Activation.Forward(y, s.OutputSize);
+                PoolImage(n, y);
             }
         }
 
@@ -360,11 +376,12 @@ public sealed class Conv2D : Layer
             bool relu = Layer.Activation == Activation.Relu; // inside the output transform, the same bits as its own pass over y
             for (int n = first; n < end; n++)
             {
-                Span<float> y = Pass.Output.AsSpan(n * s.OutputSize, s.OutputSize);
+                Span<float> y = OutputOf(n, group);
                 Span<float> v = InputTransform(Pass.Training ? n : group);
                 Winograd.TransformInput(Pass.Input.AsSpan(n * s.InputSize, s.InputSize), v, Scratch(group), tiles);
                 Winograd.Correlate(v, kernels, Layer.Bias, y, Scratch(group), tiles, rectify: relu);
                 if (!relu) Layer.Activation.Forward(y, s.OutputSize);
+                PoolImage(n, y);
             }
         }
 

@@ -150,6 +150,12 @@ public abstract partial class Layer
 
     internal abstract void ForwardPass(LayerPass pass);
 
+    /// <summary>
+    /// Whether this layer's inference forward pass can run a pooling layer after it image by image
+    /// (<see cref="LayerPass.Pooling"/>).
+    /// </summary>
+    internal virtual bool PoolsImageByImage => false;
+
     /// <summary>Fills <see cref="LayerPass.ParameterGradients"/> and, when <see cref="LayerPass.InputGradient"/> is set, dX.</summary>
     internal abstract void BackwardPass(LayerPass pass);
 
@@ -219,6 +225,17 @@ internal sealed class LayerPass
     public int Batch { get; set; }
 
     public bool Training { get; set; }
+
+    /// <summary>
+    /// Inference only, set by the forward loop when the next layer is a pooling layer whose output is wanted and this
+    /// layer <see cref="Layer.PoolsImageByImage"/>: that pooling, run on each image as soon as this layer has computed
+    /// it, while it is still in cache, into <see cref="PooledOutput"/> (the pooling's output), instead of the pooling's
+    /// own pass over the whole batch. <see cref="Output"/> then holds only scratch.
+    /// </summary>
+    public Pooling2D? Pooling { get; set; }
+
+    /// <summary>Where <see cref="Pooling"/> writes: the pooling layer's output buffer.</summary>
+    public float[]? PooledOutput { get; set; }
 
     /// <summary>The model's training random stream (dropout masks), used on the calling thread only.</summary>
     public Random? Random { get; set; }

@@ -62,6 +62,9 @@ public abstract class Pooling2D : Layer
 
     private protected abstract void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices);
 
+    /// <summary>One image's inference forward pass, for a layer that pools its own output (<see cref="LayerPass.Pooling"/>).</summary>
+    internal void ForwardImage(ReadOnlySpan<float> x, Span<float> y) => ForwardImage(x, y, default);
+
     private protected abstract void BackwardImage(ReadOnlySpan<float> dy, ReadOnlySpan<int> indices, Span<float> dx);
 
     internal override void WriteConfig(BinaryWriter writer)
