@@ -235,19 +235,27 @@ public class KernelEquivalenceTests
             int c = random.Next(1, 5), h = random.Next(2, 14), w = random.Next(2, 71);
             var padding = trial % 3 == 0 ? Padding.Same : Padding.Valid;
             var window = Window2D.Create(h, w, 2, 2, 2, 2, padding);
-            // Coarse values make ties common; a few NaNs must win their windows in both versions.
-            float[] x = Enumerable.Range(0, c * h * w).Select(_ => (float)random.Next(-3, 4)).ToArray();
-            if (trial % 5 == 0) x[random.Next(x.Length)] = float.NaN;
+            // Coarse values make ties common, +0 against −0 among them (the first in the window must win, bit for bit);
+            // NaNs of different payloads (the first in the window must win) and infinities (∞ − ∞ must not confuse a
+            // path that looks for NaN by summing).
+            float[] x = Enumerable.Range(0, c * h * w).Select(_ => random.Next(-3, 4) switch { 0 => random.Next(2) == 0 ? 0f : -0f, int v => v }).ToArray();
+            for (int i = 0; i < trial % 5; i++)
+                x[random.Next(x.Length)] = i switch
+                {
+                    0 or 1 => BitConverter.Int32BitsToSingle(unchecked((int)0xFFC00000u) | random.Next(1 << 22)),
+                    2 => float.PositiveInfinity,
+                    _ => float.NegativeInfinity,
+                };
             int outputs = c * window.OutputArea;
             float[] expectedY = new float[outputs], actualY = new float[outputs];
             int[] expectedIndex = new int[outputs], actualIndex = new int[outputs];
             Pooling2DReference.MaxForward(x, expectedY, expectedIndex, c, window);
             Pooling2DKernels.MaxForward(x, actualY, actualIndex, c, window, width);
-            Assert.Equal(expectedY, actualY);
+            Assert.Equal(TestData.Bits(expectedY), TestData.Bits(actualY));
             Assert.Equal(expectedIndex, actualIndex);
             actualY = new float[outputs];
             Pooling2DKernels.MaxForward(x, actualY, default, c, window, width); // inference keeps no indices
-            Assert.Equal(expectedY, actualY);
+            Assert.Equal(TestData.Bits(expectedY), TestData.Bits(actualY));
         }
     }
 

@@ -32,4 +32,12 @@ internal static class TestData
                 Assert.Fail($"{what}: element {i} is {actual[i]}, expected {expected[i]} (tolerance {limit}).");
         }
     }
+
+    /// <summary>The values' bit patterns, for comparisons that tell +0 from −0 and one NaN from another.</summary>
+    public static int[] Bits(ReadOnlySpan<float> values)
+    {
+        var bits = new int[values.Length];
+        for (int i = 0; i < values.Length; i++) bits[i] = BitConverter.SingleToInt32Bits(values[i]);
+        return bits;
+    }
 }

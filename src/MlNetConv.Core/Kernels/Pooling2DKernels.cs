@@ -70,16 +70,44 @@ internal static class Pooling2DKernels
                     ref float b = ref Unsafe.Add(ref t, inWidth);
                     TVec t0 = TOps.Load(ref t), t1 = TOps.Load(ref Unsafe.Add(ref t, w));
                     TVec b0 = TOps.Load(ref b), b1 = TOps.Load(ref Unsafe.Add(ref b, w));
-                    TVec value = TOps.Even(t0, t1), offset = TOps.Zero;
-                    Take<TOps, TVec>(TOps.Odd(t0, t1), right, ref value, ref offset);
-                    Take<TOps, TVec>(TOps.Even(b0, b1), below, ref value, ref offset);
-                    Take<TOps, TVec>(TOps.Odd(b0, b1), belowRight, ref value, ref offset);
-                    TOps.Store(value, ref Unsafe.Add(ref y, o + ox));
-                    if (keepIndices)
+                    TVec topLeft = TOps.Even(t0, t1), topRight = TOps.Odd(t0, t1), bottomLeft = TOps.Even(b0, b1), bottomRight = TOps.Odd(b0, b1);
+                    if (!keepIndices)
+                    {
+                        TOps.Store(WindowMax<TOps, TVec>(topLeft, topRight, bottomLeft, bottomRight), ref Unsafe.Add(ref y, o + ox));
+                    }
+                    else
+                    {
+                        TVec value = topLeft, offset = TOps.Zero;
+                        Take<TOps, TVec>(topRight, right, ref value, ref offset);
+                        Take<TOps, TVec>(bottomLeft, below, ref value, ref offset);
+                        Take<TOps, TVec>(bottomRight, belowRight, ref value, ref offset);
+                        TOps.Store(value, ref Unsafe.Add(ref y, o + ox));
                         TOps.StoreInt32(TOps.Add(TOps.Add(TOps.Broadcast(top), pairStarts), offset), ref Unsafe.Add(ref argMax, o + ox));
+                    }
                     if (ox + w >= outWidth) break;
                 }
             }
+    }
+
+    /// <summary>
+    /// The maximum of a 2×2 window per lane, its values given in scan order, as the scan takes it (the first maximum
+    /// wins, NaN propagates): the value <see cref="MaxForward"/> stores, for a caller that has the window in registers.
+    /// </summary>
+    // Without NaN, the first maximum in scan order is the first of the two rows' first maxima: +0 and −0 come out as
+    // the scan leaves them, from greater-thans alone. A NaN anywhere (or ∞ − ∞ in the check) takes the scan itself.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static TVec WindowMax<TOps, TVec>(TVec topLeft, TVec topRight, TVec bottomLeft, TVec bottomRight)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        if (!TOps.HasNaN(TOps.Add(TOps.Add(topLeft, topRight), TOps.Add(bottomLeft, bottomRight))))
+            return FirstMax(FirstMax(topLeft, topRight), FirstMax(bottomLeft, bottomRight));
+        TVec value = topLeft, offset = TOps.Zero;
+        Take<TOps, TVec>(topRight, offset, ref value, ref offset);
+        Take<TOps, TVec>(bottomLeft, offset, ref value, ref offset);
+        Take<TOps, TVec>(bottomRight, offset, ref value, ref offset);
+        return value;
+
+        static TVec FirstMax(TVec first, TVec second) => TOps.Select(TOps.GreaterThan(second, first), second, first);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
