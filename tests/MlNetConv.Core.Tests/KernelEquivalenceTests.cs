@@ -133,6 +133,19 @@ public class KernelEquivalenceTests
             Winograd.Correlate(v, u, shifted, separate, scratch, forward, width);
             Activations.Relu(separate);
             Assert.Equal(separate, rectified);
+            // 2×2 max-pooling inside the output transform: the bits of the pooling's own pass, with and without ReLU.
+            if (shape.Window.Rows.Output >= 2 && shape.Window.Columns.Output >= 2)
+            {
+                var pool = Window2D.Create(shape.Window.Rows.Output, shape.Window.Columns.Output, 2, 2, 2, 2, Padding.Valid);
+                foreach (bool rectify in new[] { false, true })
+                {
+                    float[] full = new float[shape.OutputSize], expectedPooled = new float[k * pool.OutputArea], pooled = TestData.Random(k * pool.OutputArea, trial + 21);
+                    Winograd.Correlate(v, u, shifted, full, scratch, forward, width, rectify);
+                    Pooling2DKernels.MaxForward(full, expectedPooled, default, k, pool, width);
+                    Winograd.Correlate(v, u, shifted, pooled, scratch, forward, width, rectify, pool: true);
+                    Assert.Equal(TestData.Bits(expectedPooled), TestData.Bits(pooled));
+                }
+            }
 
             // The weight gradient from the forward's V, two images' worth accumulated (the same image twice), the rows of
             // each point's product in two blocks.

@@ -19,10 +19,8 @@ internal static class Pooling2DKernels
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void MaxForward(ReadOnlySpan<float> x, Span<float> y, Span<int> argMax, int channels, in Window2D window, SimdWidth width = 0)
     {
-        var (rows, cols) = (window.Rows, window.Columns);
-        bool twoByTwo = rows.Window == 2 && cols.Window == 2 && rows.Stride == 2 && cols.Stride == 2 &&
-            rows.PadBefore == 0 && cols.PadBefore == 0 && rows.Input >= 2 * rows.Output && cols.Input >= 2 * cols.Output &&
-            (long)channels * window.InputArea < 1 << 24; // indices are computed in float lanes, exact below 2^24
+        var cols = window.Columns;
+        bool twoByTwo = IsTwoByTwo(window) && (long)channels * window.InputArea < 1 << 24; // indices are computed in float lanes, exact below 2^24
         if (!twoByTwo)
         {
             Reference.Pooling2DReference.MaxForward(x, y, argMax, channels, window);
@@ -46,6 +44,14 @@ internal static class Pooling2DKernels
             default: MaxForwardTwoByTwo<Float1, float>(ref rx, ref ry, ref ri, keep, channels, window); break;
         }
     }
+
+    /// <summary>
+    /// Whether the windows are 2×2 at stride 2 from the input's corner, none reaching past it (valid padding, or same
+    /// on even sizes): the 2×2 tiles of the input from its corner, the last row or column left out on odd sizes.
+    /// </summary>
+    public static bool IsTwoByTwo(in Window2D window) =>
+        window.Rows is { Window: 2, Stride: 2, PadBefore: 0 } && window.Columns is { Window: 2, Stride: 2, PadBefore: 0 } &&
+        window.Rows.Input >= 2 * window.Rows.Output && window.Columns.Input >= 2 * window.Columns.Output;
 
     // 2×2 windows, stride 2: a register of outputs comes from two registers of each input row, split into even and odd
     // columns. The window is scanned (0,0), (0,1), (1,0), (1,1); a later value takes over only if it is greater or a

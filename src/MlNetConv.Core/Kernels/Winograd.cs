@@ -114,18 +114,21 @@ internal static class Winograd
     /// y (Outputs, OH, OW) ← the correlation whose transformed input is V (<see cref="TransformInput"/>) with the kernels
     /// U (<see cref="TransformKernels"/>), plus <paramref name="bias"/> per output channel when given; with
     /// <paramref name="rectify"/>, then max(·, 0) as <see cref="Activations.Relu"/> takes it (NaN kept), bit for bit,
-    /// inside the output transform instead of one more pass over y.
+    /// inside the output transform instead of one more pass over y. With <paramref name="pool"/>, y is instead
+    /// (Outputs, ⌊OH/2⌋, ⌊OW/2⌋), the 2×2 max-pooling at stride 2 of that output as <see cref="Pooling2DKernels.MaxForward"/>
+    /// takes it, bit for bit: a tile's four outputs are a pooling window, so the full output is never stored.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Correlate(ReadOnlySpan<float> v, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
-        Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0, bool rectify = false)
+        Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0, bool rectify = false, bool pool = false)
     {
+        int outputArea = pool ? tiles.OutputHeight / 2 * (tiles.OutputWidth / 2) : tiles.OutputHeight * tiles.OutputWidth;
         Check(v.Length, tiles.InputTransformSize, "V");
         Check(u.Length, tiles.KernelSize, "U");
-        Check(y.Length, tiles.Outputs * tiles.OutputHeight * tiles.OutputWidth, "y");
+        Check(y.Length, tiles.Outputs * outputArea, "y");
         Check(scratch.Length, tiles.ScratchSize, "scratch");
         if (!bias.IsEmpty) Check(bias.Length, tiles.Outputs, "bias");
-        int t = tiles.Tiles, c = tiles.PaddedChannels, k = tiles.PaddedOutputs, outputArea = tiles.OutputHeight * tiles.OutputWidth;
+        int t = tiles.Tiles, c = tiles.PaddedChannels, k = tiles.PaddedOutputs;
         Span<float> m = scratch.Slice(tiles.PaddedInputSize, tiles.GradientTransformSize);
         Span<float> output = scratch.Slice(tiles.PaddedInputSize + m.Length, outputArea * k);
         Span<float> paddedBias = scratch.Slice(tiles.PaddedInputSize + m.Length + output.Length, k);
@@ -136,10 +139,10 @@ internal static class Winograd
                 m.Slice(point * t * k, t * k), k, accumulate: false, width);
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: TransformOutput<Float512, Vector512<float>>(m, paddedBias, output, tiles, rectify); break;
-            case SimdWidth.Vector256: TransformOutput<Float256, Vector256<float>>(m, paddedBias, output, tiles, rectify); break;
-            case SimdWidth.Vector128: TransformOutput<Float128, Vector128<float>>(m, paddedBias, output, tiles, rectify); break;
-            default: TransformOutput<Float1, float>(m, paddedBias, output, tiles, rectify); break;
+            case SimdWidth.Vector512: TransformOutput<Float512, Vector512<float>>(m, paddedBias, output, tiles, rectify, pool); break;
+            case SimdWidth.Vector256: TransformOutput<Float256, Vector256<float>>(m, paddedBias, output, tiles, rectify, pool); break;
+            case SimdWidth.Vector128: TransformOutput<Float128, Vector128<float>>(m, paddedBias, output, tiles, rectify, pool); break;
+            default: TransformOutput<Float1, float>(m, paddedBias, output, tiles, rectify, pool); break;
         }
         Transpose.Matrix(output, outputArea, tiles.Outputs, k, y, outputArea);
     }
@@ -391,21 +394,23 @@ internal static class Winograd
     }
 
     // output (OH, OW, padded outputs) ← Aᵀ m A + bias for every tile (then max(·, 0) with rectify), a register of
-    // outputs at a time, keeping only the outputs inside OH × OW.
+    // outputs at a time, keeping only the outputs inside OH × OW; with pool, output (⌊OH/2⌋, ⌊OW/2⌋, padded outputs) ←
+    // the maximum of each whole tile's four, the tiles past them left out as max-pooling leaves them.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformOutput<TOps, TVec>(ReadOnlySpan<float> m, ReadOnlySpan<float> bias, Span<float> output, in WinogradTiles tiles,
-        bool rectify)
+        bool rectify, bool pool)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
         int outputs = tiles.PaddedOutputs, oh = tiles.OutputHeight, ow = tiles.OutputWidth;
+        int rows = pool ? oh / 2 : tiles.TileRows, columns = pool ? ow / 2 : tiles.TileColumns;
         nint point = (nint)tiles.Tiles * outputs;
         ref float source = ref MemoryMarshal.GetReference(m);
         ref float target = ref MemoryMarshal.GetReference(output);
         ref float biases = ref MemoryMarshal.GetReference(bias);
-        for (int ty = 0, tile = 0; ty < tiles.TileRows; ty++)
-            for (int tx = 0; tx < tiles.TileColumns; tx++, tile++)
+        for (int ty = 0; ty < rows; ty++)
+            for (int tx = 0; tx < columns; tx++)
             {
-                int oy = 2 * ty, ox = 2 * tx;
+                int oy = 2 * ty, ox = 2 * tx, tile = ty * tiles.TileColumns + tx;
                 bool right = ox + 1 < ow, below = oy + 1 < oh;
                 for (int k = 0; k < outputs; k += TOps.Count)
                 {
@@ -413,14 +418,26 @@ internal static class Winograd
                     TVec b = TOps.Load(ref Unsafe.Add(ref biases, k));
                     // Aᵀ m: rows m0 + m1 + m2 and m1 − m2 − m3, column by column; then the same of the columns.
                     TVec s0 = Sum3(ref p, 0, 4, 8, point), s1 = Sum3(ref p, 1, 5, 9, point), s2 = Sum3(ref p, 2, 6, 10, point), s3 = Sum3(ref p, 3, 7, 11, point);
+                    TVec topLeft = Out(TOps.Add(TOps.Add(TOps.Add(s0, s1), s2), b), rectify);
+                    TVec topRight = Out(TOps.Add(TOps.Subtract(TOps.Subtract(s1, s2), s3), b), rectify);
+                    TVec bottomLeft = default, bottomRight = default;
+                    if (below)
+                    {
+                        TVec d0 = Difference3(ref p, 4, 8, 12, point), d1 = Difference3(ref p, 5, 9, 13, point), d2 = Difference3(ref p, 6, 10, 14, point), d3 = Difference3(ref p, 7, 11, 15, point);
+                        bottomLeft = Out(TOps.Add(TOps.Add(TOps.Add(d0, d1), d2), b), rectify);
+                        bottomRight = Out(TOps.Add(TOps.Subtract(TOps.Subtract(d1, d2), d3), b), rectify);
+                    }
+                    if (pool)
+                    {
+                        TOps.Store(Pooling2DKernels.WindowMax<TOps, TVec>(topLeft, topRight, bottomLeft, bottomRight), ref Unsafe.Add(ref target, (ty * columns + tx) * outputs + k));
+                        continue;
+                    }
                     ref float top = ref Unsafe.Add(ref target, (oy * ow + ox) * outputs + k);
-                    TOps.Store(Out(TOps.Add(TOps.Add(TOps.Add(s0, s1), s2), b), rectify), ref top);
-                    if (right) TOps.Store(Out(TOps.Add(TOps.Subtract(TOps.Subtract(s1, s2), s3), b), rectify), ref Unsafe.Add(ref top, outputs));
+                    TOps.Store(topLeft, ref top);
+                    if (right) TOps.Store(topRight, ref Unsafe.Add(ref top, outputs));
                     if (!below) continue;
-                    TVec d0 = Difference3(ref p, 4, 8, 12, point), d1 = Difference3(ref p, 5, 9, 13, point), d2 = Difference3(ref p, 6, 10, 14, point), d3 = Difference3(ref p, 7, 11, 15, point);
-                    ref float bottom = ref Unsafe.Add(ref top, ow * outputs);
-                    TOps.Store(Out(TOps.Add(TOps.Add(TOps.Add(d0, d1), d2), b), rectify), ref bottom);
-                    if (right) TOps.Store(Out(TOps.Add(TOps.Subtract(TOps.Subtract(d1, d2), d3), b), rectify), ref Unsafe.Add(ref bottom, outputs));
+                    TOps.Store(bottomLeft, ref Unsafe.Add(ref top, ow * outputs));
+                    if (right) TOps.Store(bottomRight, ref Unsafe.Add(ref top, (ow + 1) * outputs));
                 }
             }
 

@@ -374,11 +374,19 @@ public sealed class Conv2D : Layer
             ConvShape s = Shape;
             var (first, end) = GroupImages(group);
             bool relu = Layer.Activation == Activation.Relu; // inside the output transform, the same bits as its own pass over y
+            // A 2×2 max-pooling after ReLU or no activation goes inside the output transform too: the tiles are its windows.
+            bool poolInside = Pass.Pooling is MaxPooling2D pooling && Pooling2DKernels.IsTwoByTwo(pooling.Window) && (relu || Layer.Activation == Activation.Linear);
+            int pooledSize = Pass.Pooling?.OutputShape.Size ?? 0;
             for (int n = first; n < end; n++)
             {
-                Span<float> y = OutputOf(n, group);
                 Span<float> v = InputTransform(Pass.Training ? n : group);
                 Winograd.TransformInput(Pass.Input.AsSpan(n * s.InputSize, s.InputSize), v, Scratch(group), tiles);
+                if (poolInside)
+                {
+                    Winograd.Correlate(v, kernels, Layer.Bias, Pass.PooledOutput.AsSpan(n * pooledSize, pooledSize), Scratch(group), tiles, rectify: relu, pool: true);
+                    continue;
+                }
+                Span<float> y = OutputOf(n, group);
                 Winograd.Correlate(v, kernels, Layer.Bias, y, Scratch(group), tiles, rectify: relu);
                 if (!relu) Layer.Activation.Forward(y, s.OutputSize);
                 PoolImage(n, y);
