@@ -6,8 +6,9 @@ namespace MlNetConv.Core.Tests;
 
 /// <summary>
 /// In inference a convolution pools each image right after computing it (LayerPass.Pooling) instead of the pooling
-/// layer's own pass over the batch. Held here to the two passes run apart: the convolution's output asked for by name
-/// (which the loop does not pool), then a model of the pooling layer alone.
+/// layer's own pass over the batch, and with fewer images than threads it splits each image among them. Held here to
+/// the two passes run apart (the convolution's output asked for by name, which the loop does not pool, then a model of
+/// the pooling layer alone) and to one thread, bit for bit.
 /// </summary>
 public class InferencePoolingTests
 {
@@ -34,21 +35,25 @@ public class InferencePoolingTests
         var model = new Sequential(input, [convolution(), pooling(), new Flatten(), new Dense(7, Activation.Softmax)], seed: 11);
         Layer conv = model.Layers[0], pool = model.Layers[1];
         var poolingAlone = new Sequential(conv.OutputShape, [pooling()]);
+        var head = new Sequential(pool.OutputShape, [new Flatten(), new Dense(7, Activation.Softmax)]);
+        head.Layers[1].SetWeights(model.Layers[3].GetWeights());
+        const int images = 37; // not a whole number of batches
         var random = new Random(3);
-        foreach (int threads in new[] { 1, 2 })
-            foreach (int batch in new[] { 1, 5, 32 })
+        float[] x = Enumerable.Range(0, images * input.Size).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+        int[]? reference = null;
+        // Fewer images than threads (batch 1 on 2 threads, 2 on 3) split each image among the threads.
+        foreach (int threads in new[] { 1, 2, 3 })
+            foreach (int batch in new[] { 1, 2, 5, 32 })
             {
                 model.Threads = poolingAlone.Threads = threads;
-                const int images = 37; // not a whole number of batches
-                float[] x = Enumerable.Range(0, images * input.Size).Select(_ => (float)(random.NextDouble() * 2 - 1)).ToArray();
+                string what = $"{name}, {threads} threads, batch {batch}";
                 float[] convolved = model.PredictLayer(x, conv.Name, batch);
-                float[] apart = poolingAlone.Predict(convolved, batch);
-                float[] inside = model.PredictLayer(x, pool.Name, batch);
-                Assert.True(TestData.Bits(apart).AsSpan().SequenceEqual(TestData.Bits(inside)), $"{name}: pooled outputs differ ({threads} threads, batch {batch})");
+                int[] apart = TestData.Bits(poolingAlone.Predict(convolved, batch)), inside = TestData.Bits(model.PredictLayer(x, pool.Name, batch));
+                Assert.True(apart.AsSpan().SequenceEqual(inside), $"{what}: the pooled outputs differ from the two passes apart");
+                reference ??= inside;
+                Assert.True(reference.AsSpan().SequenceEqual(inside), $"{what}: the pooled outputs differ from 1 thread at batch 1");
                 // And what the layers after read is what the pooling wrote: the whole model against the pooled values.
-                var head = new Sequential(pool.OutputShape, [new Flatten(), new Dense(7, Activation.Softmax)]);
-                head.Layers[1].SetWeights(model.Layers[3].GetWeights());
-                Assert.Equal(head.Predict(apart, batch), model.Predict(x, batch));
+                Assert.Equal(head.Predict(poolingAlone.Predict(convolved, batch), batch), model.Predict(x, batch));
             }
     }
 }

@@ -19,11 +19,21 @@ internal static class Conv2DKernels
     public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias,
         Span<float> y, Span<float> columns, in ConvShape shape, SimdWidth width = 0)
     {
-        int area = shape.Window.OutputArea;
         Im2Col.Unfold(x, columns, shape);
-        Gemm.MultiplyNN(shape.Filters, area, shape.PatchSize, weights, shape.PatchSize, columns, area, y, area, accumulate: false, width);
+        ForwardFilters(columns, weights, bias, y, 0, shape.Filters, shape, width);
+    }
+
+    /// <summary>
+    /// Planes [first, end) of y ← their rows of W·columns + b, columns being unfold(x): a share of <see cref="Forward"/>
+    /// that any split of the filters computes to the same bits.
+    /// </summary>
+    public static void ForwardFilters(ReadOnlySpan<float> columns, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias,
+        Span<float> y, int first, int end, in ConvShape shape, SimdWidth width = 0)
+    {
+        int area = shape.Window.OutputArea, patch = shape.PatchSize;
+        Gemm.MultiplyNN(end - first, area, patch, weights[(first * patch)..], patch, columns, area, y[(first * area)..], area, accumulate: false, width);
         if (bias.IsEmpty) return;
-        for (int k = 0; k < shape.Filters; k++)
+        for (int k = first; k < end; k++)
         {
             Span<float> plane = y.Slice(k * area, area);
             TensorPrimitives.Add(plane, bias[k], plane);

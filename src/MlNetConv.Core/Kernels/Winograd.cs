@@ -117,34 +117,62 @@ internal static class Winograd
     /// inside the output transform instead of one more pass over y. With <paramref name="pool"/>, y is instead
     /// (Outputs, ⌊OH/2⌋, ⌊OW/2⌋), the 2×2 max-pooling at stride 2 of that output as <see cref="Pooling2DKernels.MaxForward"/>
     /// takes it, bit for bit: a tile's four outputs are a pooling window, so the full output is never stored.
+    /// The same as <see cref="MultiplyPoint"/> for every point, then <see cref="FinishOutput"/> for every row.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Correlate(ReadOnlySpan<float> v, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
         Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0, bool rectify = false, bool pool = false)
     {
-        int outputArea = pool ? tiles.OutputHeight / 2 * (tiles.OutputWidth / 2) : tiles.OutputHeight * tiles.OutputWidth;
+        for (int point = 0; point < WinogradTiles.Points; point++) MultiplyPoint(v, u, scratch, tiles, point, width);
+        FinishOutput(bias, y, scratch, tiles, 0, OutputRows(tiles, pool), width, rectify, pool);
+    }
+
+    /// <summary>M_ξ (tiles × padded outputs, in <paramref name="scratch"/>) ← V_ξ·U_ξ for the one point ξ.</summary>
+    public static void MultiplyPoint(ReadOnlySpan<float> v, ReadOnlySpan<float> u, Span<float> scratch, in WinogradTiles tiles, int point, SimdWidth width = 0)
+    {
         Check(v.Length, tiles.InputTransformSize, "V");
         Check(u.Length, tiles.KernelSize, "U");
+        Check(scratch.Length, tiles.ScratchSize, "scratch");
+        int t = tiles.Tiles, c = tiles.PaddedChannels, k = tiles.PaddedOutputs;
+        Gemm.MultiplyNN(t, k, c, v.Slice(point * t * c, t * c), c, u.Slice(point * tiles.KernelPointStride, c * k), k,
+            scratch.Slice(tiles.PaddedInputSize + point * t * k, t * k), k, accumulate: false, width);
+    }
+
+    /// <summary>The rows of tiles <see cref="FinishOutput"/> takes: the tile rows, or with pooling the pooled rows.</summary>
+    public static int OutputRows(in WinogradTiles tiles, bool pool) => pool ? tiles.OutputHeight / 2 : tiles.TileRows;
+
+    /// <summary>
+    /// The part of <see cref="Correlate"/>'s y from tile rows [first, end) (pooled rows with <paramref name="pool"/>),
+    /// once <see cref="MultiplyPoint"/> has made every point's M in <paramref name="scratch"/>: a share that any
+    /// split of the rows computes to the same bits.
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    public static void FinishOutput(ReadOnlySpan<float> bias, Span<float> y, Span<float> scratch, in WinogradTiles tiles,
+        int first, int end, SimdWidth width = 0, bool rectify = false, bool pool = false)
+    {
+        int oh = tiles.OutputHeight, ow = tiles.OutputWidth;
+        int outputArea = pool ? oh / 2 * (ow / 2) : oh * ow, k = tiles.PaddedOutputs;
         Check(y.Length, tiles.Outputs * outputArea, "y");
         Check(scratch.Length, tiles.ScratchSize, "scratch");
         if (!bias.IsEmpty) Check(bias.Length, tiles.Outputs, "bias");
-        int t = tiles.Tiles, c = tiles.PaddedChannels, k = tiles.PaddedOutputs;
-        Span<float> m = scratch.Slice(tiles.PaddedInputSize, tiles.GradientTransformSize);
-        Span<float> output = scratch.Slice(tiles.PaddedInputSize + m.Length, outputArea * k);
+        if ((uint)first > (uint)end || end > OutputRows(tiles, pool))
+            throw new ArgumentOutOfRangeException(nameof(end), $"Rows [{first}, {end}) are not rows of the {OutputRows(tiles, pool)} the tiling has.");
+        ReadOnlySpan<float> m = scratch.Slice(tiles.PaddedInputSize, tiles.GradientTransformSize);
+        Span<float> output = scratch.Slice(tiles.PaddedInputSize + m.Length, oh * ow * k);
         Span<float> paddedBias = scratch.Slice(tiles.PaddedInputSize + m.Length + output.Length, k);
         paddedBias.Clear();
         bias.CopyTo(paddedBias);
-        for (int point = 0; point < WinogradTiles.Points; point++)
-            Gemm.MultiplyNN(t, k, c, v.Slice(point * t * c, t * c), c, u.Slice(point * tiles.KernelPointStride, c * k), k,
-                m.Slice(point * t * k, t * k), k, accumulate: false, width);
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: TransformOutput<Float512, Vector512<float>>(m, paddedBias, output, tiles, rectify, pool); break;
-            case SimdWidth.Vector256: TransformOutput<Float256, Vector256<float>>(m, paddedBias, output, tiles, rectify, pool); break;
-            case SimdWidth.Vector128: TransformOutput<Float128, Vector128<float>>(m, paddedBias, output, tiles, rectify, pool); break;
-            default: TransformOutput<Float1, float>(m, paddedBias, output, tiles, rectify, pool); break;
+            case SimdWidth.Vector512: TransformOutput<Float512, Vector512<float>>(m, paddedBias, output, tiles, first, end, rectify, pool); break;
+            case SimdWidth.Vector256: TransformOutput<Float256, Vector256<float>>(m, paddedBias, output, tiles, first, end, rectify, pool); break;
+            case SimdWidth.Vector128: TransformOutput<Float128, Vector128<float>>(m, paddedBias, output, tiles, first, end, rectify, pool); break;
+            default: TransformOutput<Float1, float>(m, paddedBias, output, tiles, first, end, rectify, pool); break;
         }
-        Transpose.Matrix(output, outputArea, tiles.Outputs, k, y, outputArea);
+        // The rows' outputs, (rows, columns, padded outputs), to y's columns: output row r at y[r·columns].
+        int columns = pool ? ow / 2 : ow;
+        int firstRow = pool ? first : 2 * first, endRow = pool ? end : Math.Min(2 * end, oh);
+        Transpose.Matrix(output[(firstRow * columns * k)..], (endRow - firstRow) * columns, tiles.Outputs, k, y[(firstRow * columns)..], outputArea);
     }
 
     // ---- The weight gradient, dW[k, c, r, s] = Σ_tiles Σ_a,b dY[k, 2ty + a, 2tx + b]·d_c[a + r, b + s]: per tile a 2×2
@@ -393,21 +421,21 @@ internal static class Winograd
         TOps.Store(TOps.Subtract(e1, e3), ref Unsafe.Add(ref target, 3 * point));
     }
 
-    // output (OH, OW, padded outputs) ← Aᵀ m A + bias for every tile (then max(·, 0) with rectify), a register of
-    // outputs at a time, keeping only the outputs inside OH × OW; with pool, output (⌊OH/2⌋, ⌊OW/2⌋, padded outputs) ←
-    // the maximum of each whole tile's four, the tiles past them left out as max-pooling leaves them.
+    // output (OH, OW, padded outputs) ← Aᵀ m A + bias for the tiles of rows [first, end) (then max(·, 0) with rectify),
+    // a register of outputs at a time, keeping only the outputs inside OH × OW; with pool, output (⌊OH/2⌋, ⌊OW/2⌋,
+    // padded outputs) ← the maximum of each whole tile's four, the tiles past them left out as max-pooling leaves them.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformOutput<TOps, TVec>(ReadOnlySpan<float> m, ReadOnlySpan<float> bias, Span<float> output, in WinogradTiles tiles,
-        bool rectify, bool pool)
+        int first, int end, bool rectify, bool pool)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
         int outputs = tiles.PaddedOutputs, oh = tiles.OutputHeight, ow = tiles.OutputWidth;
-        int rows = pool ? oh / 2 : tiles.TileRows, columns = pool ? ow / 2 : tiles.TileColumns;
+        int columns = pool ? ow / 2 : tiles.TileColumns;
         nint point = (nint)tiles.Tiles * outputs;
         ref float source = ref MemoryMarshal.GetReference(m);
         ref float target = ref MemoryMarshal.GetReference(output);
         ref float biases = ref MemoryMarshal.GetReference(bias);
-        for (int ty = 0; ty < rows; ty++)
+        for (int ty = first; ty < end; ty++)
             for (int tx = 0; tx < columns; tx++)
             {
                 int oy = 2 * ty, ox = 2 * tx, tile = ty * tiles.TileColumns + tx;

@@ -30,8 +30,8 @@ public sealed class AveragePooling2D : Pooling2D
     /// <inheritdoc />
     public override Layer Clone() => new AveragePooling2D(PoolSize, Strides, Padding, Name);
 
-    private protected override void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices) =>
-        Pooling2DKernels.AverageForward(x, y, InputShape.Channels, Window);
+    private protected override void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices, int channels) =>
+        Pooling2DKernels.AverageForward(x, y, channels, Window);
 
     private protected override void BackwardImage(ReadOnlySpan<float> dy, ReadOnlySpan<int> indices, Span<float> dx) =>
         Pooling2DKernels.AverageBackward(dy, dx, InputShape.Channels, Window);

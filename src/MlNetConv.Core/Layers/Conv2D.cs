@@ -146,9 +146,10 @@ public sealed class Conv2D : Layer
             (Padding)reader.ReadByte(), (Activation)reader.ReadByte(), reader.ReadBoolean(), name);
 
     // What both strategies share: the pass in hand, each image's bias gradient, and how a batch splits into chunks.
-    private abstract class ConvBuffers(Conv2D layer, int capacity, bool training) : LayerBuffers
+    private abstract class ConvBuffers(Conv2D layer, int capacity, bool training, int threads) : LayerBuffers
     {
         protected readonly Conv2D Layer = layer;
+        protected readonly int Threads = threads;
         private readonly float[]? biasParts = training ? new float[capacity * layer.Filters] : null; // (capacity, K): each image's dB
         protected LayerPass Pass = null!;
 
@@ -161,13 +162,22 @@ public sealed class Conv2D : Layer
         protected Span<float> OutputOf(int n, int chunk) =>
             Pass.Output.AsSpan((Pass.Pooling is null ? n : chunk) * Shape.OutputSize, Shape.OutputSize);
 
-        // With the pooling inside, image n's output y pooled into its place in the pooling's output.
-        protected void PoolImage(int n, ReadOnlySpan<float> y)
+        // With the pooling inside, image n's output y pooled into its place in the pooling's output; channels [first,
+        // end) of it, or all.
+        protected void PoolImage(int n, ReadOnlySpan<float> y, int first = 0, int end = -1)
         {
             if (Pass.Pooling is not { } pooling) return;
-            int size = pooling.OutputShape.Size;
-            pooling.ForwardImage(y, Pass.PooledOutput.AsSpan(n * size, size));
+            if (end < 0) end = Shape.Filters;
+            int size = pooling.OutputShape.Size, area = Shape.Window.OutputArea, pooledArea = size / Shape.Filters;
+            pooling.ForwardImage(y[(first * area)..(end * area)], Pass.PooledOutput.AsSpan(n * size + first * pooledArea, (end - first) * pooledArea), end - first);
         }
+
+        // Inference on fewer images than threads (batch-1 latency): each image's work splits among the threads too, into
+        // blocks of filters (direct) or Winograd's points and rows of tiles; none of it changes a sum's order.
+        protected bool SplitsImages => !Pass.Training && Pass.Batch < Threads;
+
+        // Blocks of about equal size that split `count` items among the threads, at least `minimum` items each.
+        protected int BlockSize(int count, int minimum) => Math.Max(minimum, (count + Threads - 1) / Threads);
 
         public abstract void Backward(LayerPass pass);
 
@@ -198,10 +208,11 @@ public sealed class Conv2D : Layer
         private readonly float[]? transposedGradients; // (capacity, OH·OW, K): each image's dZᵀ, if transposedWeights
         private readonly float[]? weightGradientT;     // (C·R·S, K): dWᵀ summed over the batch, if transposedWeights
         private readonly int rowsPerBlock, weightBlocks;
-        private readonly IParallelWork forwardWork, prepareWork, weightGradientWork, inputGradientWork;
+        private readonly int filtersPerBlock, filterBlocks; // when images split
+        private readonly IParallelWork forwardWork, unfoldWork, filterBlockWork, prepareWork, weightGradientWork, inputGradientWork;
         private int chunks; // of the forward pass: an image each in training (each keeps its columns), one per column slot otherwise
 
-        public DirectBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training)
+        public DirectBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training, threads)
         {
             ConvShape s = layer.shape;
             // Training keeps every image's im2col matrix for the weight gradient; inference reuses one per chunk.
@@ -220,7 +231,12 @@ public sealed class Conv2D : Layer
             int rows = transposedWeights ? s.PatchSize : s.Filters;
             rowsPerBlock = Math.Max(4, (rows + 2 * threads - 1) / (2 * threads) + 3 & ~3);
             weightBlocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+            filtersPerBlock = BlockSize(s.Filters, 4);
+            filterBlocks = (s.Filters + filtersPerBlock - 1) / filtersPerBlock;
             forwardWork = new Work<DirectBuffers>(this, static (b, chunk) => b.ForwardChunk(chunk));
+            unfoldWork = new Work<DirectBuffers>(this, static (b, image) =>
+                Im2Col.Unfold(b.Pass.Input.AsSpan(image * b.Shape.InputSize, b.Shape.InputSize), b.columns.AsSpan(image * b.Shape.ColumnsSize, b.Shape.ColumnsSize), b.Shape));
+            filterBlockWork = new Work<DirectBuffers>(this, static (b, item) => b.ForwardFilterBlock(item / b.filterBlocks, item % b.filterBlocks));
             prepareWork = new Work<DirectBuffers>(this, static (b, image) => b.PrepareImage(image));
             weightGradientWork = new Work<DirectBuffers>(this, static (b, block) => b.WeightGradientBlock(block));
             inputGradientWork = new Work<DirectBuffers>(this, static (b, image) => b.InputGradientImage(image));
@@ -229,6 +245,12 @@ public sealed class Conv2D : Layer
         public override void Forward(LayerPass pass)
         {
             Pass = pass;
+            if (SplitsImages) // the images fit the column slots: fewer than threads
+            {
+                pass.Pool.Run(unfoldWork, pass.Batch);
+                pass.Pool.Run(filterBlockWork, pass.Batch * filterBlocks);
+                return;
+            }
             chunks = pass.Training ? pass.Batch : Math.Min(pass.Batch, columnSlots);
             pass.Pool.Run(forwardWork, chunks);
         }
@@ -254,6 +276,17 @@ public sealed class Conv2D : Layer
                 Layer.Activation.Forward(y, s.OutputSize);
                 PoolImage(n, y);
             }
+        }
+
+        // Image n's filters of one block, from its unfolded columns in slot n.
+        private void ForwardFilterBlock(int n, int block)
+        {
+            ConvShape s = Shape;
+            int first = block * filtersPerBlock, end = Math.Min(s.Filters, first + filtersPerBlock), area = s.Window.OutputArea;
+            Span<float> y = OutputOf(n, n);
+            Conv2DKernels.ForwardFilters(columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), Layer.Kernel, Layer.Bias, y, first, end, s);
+            Layer.Activation.Forward(y[(first * area)..(end * area)], (end - first) * area);
+            PoolImage(n, y, first, end);
         }
 
         // dZ, this image's dB, and dZᵀ if the weight gradient is taken transposed.
@@ -307,26 +340,28 @@ public sealed class Conv2D : Layer
         private readonly float[] kernels;              // U of the weights as of kernelsVersion: inference reuses it until they change
         private long kernelsVersion = -1;
         private readonly float[]? inputGradientKernels; // W, made each backward pass
-        private readonly float[] inputTransforms;      // V per image (training, for dW) or per group
+        private readonly float[] inputTransforms;      // V per image (training, for dW) or per slot (group, or image when images split)
         private readonly float[]? groupWeightGradients; // Z per group: Σ over its images of V_ξᵀ·Ĝ_ξ per point
         private readonly float[]? weightGradientTransform; // Z summed over the groups
-        private readonly float[] scratch;              // per group
+        private readonly float[] scratch;              // per slot
         private readonly int scratchSize;
-        private readonly IParallelWork forwardWork, backwardWork, sumWork, finishWork;
+        private readonly IParallelWork forwardWork, backwardWork, sumWork, finishWork, inputWork, pointWork, rowBlockWork;
+        private bool poolInside, rectify; // of the forward pass in hand
+        private int rowsPerBlock, rowBlocks; // of the output transform, when images split
 
-        public WinogradBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training)
+        public WinogradBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training, threads)
         {
             ConvShape s = layer.shape;
             tiles = WinogradTiles.Of(s);
             kernels = new float[tiles.KernelSize];
-            int groups = (capacity + GroupSize - 1) / GroupSize;
-            inputTransforms = new float[(long)(training ? capacity : groups) * tiles.InputTransformSize];
+            int groups = (capacity + GroupSize - 1) / GroupSize, slots = Math.Max(groups, Math.Min(capacity, threads - 1));
+            inputTransforms = new float[(long)(training ? capacity : slots) * tiles.InputTransformSize];
             // Backward, a group's scratch holds Ĝ of the image in hand, and after it dY's plane or the input gradient's
             // scratch. The first group's scratch also serves the kernel transforms, made before the groups run.
             scratchSize = Math.Max(tiles.KernelScratchSize, training
                 ? Math.Max(tiles.ScratchSize, tiles.GradientTransformSize + Math.Max(tiles.OutputGradientPlaneSize, tiles.InputGradientScratchSize))
                 : tiles.ScratchSize);
-            scratch = new float[(long)groups * scratchSize];
+            scratch = new float[(long)slots * scratchSize];
             if (training)
             {
                 inputGradientKernels = new float[tiles.KernelSize];
@@ -334,6 +369,11 @@ public sealed class Conv2D : Layer
                 weightGradientTransform = new float[tiles.KernelSize];
             }
             forwardWork = new Work<WinogradBuffers>(this, static (b, group) => b.ForwardGroup(group));
+            inputWork = new Work<WinogradBuffers>(this, static (b, image) =>
+                Winograd.TransformInput(b.Pass.Input.AsSpan(image * b.Shape.InputSize, b.Shape.InputSize), b.InputTransform(image), b.Scratch(image), b.tiles));
+            pointWork = new Work<WinogradBuffers>(this, static (b, item) =>
+                Winograd.MultiplyPoint(b.InputTransform(item / WinogradTiles.Points), b.kernels, b.Scratch(item / WinogradTiles.Points), b.tiles, item % WinogradTiles.Points));
+            rowBlockWork = new Work<WinogradBuffers>(this, static (b, item) => b.FinishRowBlock(item / b.rowBlocks, item % b.rowBlocks));
             backwardWork = new Work<WinogradBuffers>(this, static (b, group) => b.BackwardGroup(group));
             sumWork = new Work<WinogradBuffers>(this, static (b, point) => b.SumGroups(point));
             finishWork = new Work<WinogradBuffers>(this, static (b, channel) =>
@@ -347,6 +387,20 @@ public sealed class Conv2D : Layer
             {
                 Winograd.TransformKernels(Layer.Kernel, kernels, Scratch(0), tiles, forInputGradient: false);
                 kernelsVersion = Layer.ParameterVersion;
+            }
+            rectify = Layer.Activation == Activation.Relu; // inside the output transform, the same bits as its own pass over y
+            // A 2×2 max-pooling after ReLU or no activation goes inside the output transform too: the tiles are its windows.
+            poolInside = pass.Pooling is MaxPooling2D pooling && Pooling2DKernels.IsTwoByTwo(pooling.Window) && (rectify || Layer.Activation == Activation.Linear);
+            // Images split when all that follows the correlation happens inside the output transform, row by row.
+            if (SplitsImages && (rectify || Layer.Activation == Activation.Linear) && (pass.Pooling is null || poolInside))
+            {
+                int rows = Winograd.OutputRows(tiles, poolInside);
+                rowsPerBlock = BlockSize(rows, 1);
+                rowBlocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+                pass.Pool.Run(inputWork, pass.Batch);
+                pass.Pool.Run(pointWork, pass.Batch * WinogradTiles.Points);
+                pass.Pool.Run(rowBlockWork, pass.Batch * rowBlocks);
+                return;
             }
             pass.Pool.Run(forwardWork, Groups(pass.Batch));
         }
@@ -373,24 +427,33 @@ public sealed class Conv2D : Layer
         {
             ConvShape s = Shape;
             var (first, end) = GroupImages(group);
-            bool relu = Layer.Activation == Activation.Relu; // inside the output transform, the same bits as its own pass over y
-            // A 2×2 max-pooling after ReLU or no activation goes inside the output transform too: the tiles are its windows.
-            bool poolInside = Pass.Pooling is MaxPooling2D pooling && Pooling2DKernels.IsTwoByTwo(pooling.Window) && (relu || Layer.Activation == Activation.Linear);
-            int pooledSize = Pass.Pooling?.OutputShape.Size ?? 0;
             for (int n = first; n < end; n++)
             {
                 Span<float> v = InputTransform(Pass.Training ? n : group);
                 Winograd.TransformInput(Pass.Input.AsSpan(n * s.InputSize, s.InputSize), v, Scratch(group), tiles);
                 if (poolInside)
                 {
-                    Winograd.Correlate(v, kernels, Layer.Bias, Pass.PooledOutput.AsSpan(n * pooledSize, pooledSize), Scratch(group), tiles, rectify: relu, pool: true);
+                    Winograd.Correlate(v, kernels, Layer.Bias, PooledOutputOf(n), Scratch(group), tiles, rectify: rectify, pool: true);
                     continue;
                 }
                 Span<float> y = OutputOf(n, group);
-                Winograd.Correlate(v, kernels, Layer.Bias, y, Scratch(group), tiles, rectify: relu);
-                if (!relu) Layer.Activation.Forward(y, s.OutputSize);
+                Winograd.Correlate(v, kernels, Layer.Bias, y, Scratch(group), tiles, rectify: rectify);
+                if (!rectify) Layer.Activation.Forward(y, s.OutputSize);
                 PoolImage(n, y);
             }
+        }
+
+        private Span<float> PooledOutputOf(int n)
+        {
+            int size = Pass.Pooling!.OutputShape.Size;
+            return Pass.PooledOutput.AsSpan(n * size, size);
+        }
+
+        // One block of rows of image n's output, its V and every point's M made in slot n.
+        private void FinishRowBlock(int n, int block)
+        {
+            int first = block * rowsPerBlock, end = Math.Min(Winograd.OutputRows(tiles, poolInside), first + rowsPerBlock);
+            Winograd.FinishOutput(Layer.Bias, poolInside ? PooledOutputOf(n) : OutputOf(n, n), Scratch(n), tiles, first, end, rectify: rectify, pool: poolInside);
         }
 
         // Each image in turn: dZ, Ĝ, its share of the group's Z, and dX from the same Ĝ.

@@ -32,8 +32,8 @@ public sealed class MaxPooling2D : Pooling2D
 
     private protected override int[] CreateIndexBuffer(int capacity) => new int[(long)capacity * OutputShape.Size];
 
-    private protected override void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices) =>
-        Pooling2DKernels.MaxForward(x, y, indices, InputShape.Channels, Window);
+    private protected override void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices, int channels) =>
+        Pooling2DKernels.MaxForward(x, y, indices, channels, Window);
 
     private protected override void BackwardImage(ReadOnlySpan<float> dy, ReadOnlySpan<int> indices, Span<float> dx) =>
         Pooling2DKernels.MaxBackward(dy, indices, dx, InputShape.Size);

@@ -55,15 +55,20 @@ public abstract class Pooling2D : Layer
     internal override void BackwardPass(LayerPass pass) => ImageByImageBuffers.RunBackward(pass);
 
     internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) =>
-        new ImageByImageBuffers(this, ForwardImage, BackwardImage, training ? CreateIndexBuffer(capacity) : null);
+        new ImageByImageBuffers(this, (x, y, indices) => ForwardImage(x, y, indices, InputShape.Channels), BackwardImage,
+            training ? CreateIndexBuffer(capacity) : null);
 
     /// <summary>Per-output indices the backward pass needs (max pooling), or null.</summary>
     private protected virtual int[]? CreateIndexBuffer(int capacity) => null;
 
-    private protected abstract void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices);
+    /// <summary>The first <paramref name="channels"/> channels of one image (each channel pools alone).</summary>
+    private protected abstract void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices, int channels);
 
-    /// <summary>One image's inference forward pass, for a layer that pools its own output (<see cref="LayerPass.Pooling"/>).</summary>
-    internal void ForwardImage(ReadOnlySpan<float> x, Span<float> y) => ForwardImage(x, y, default);
+    /// <summary>
+    /// The inference forward pass of one image's first <paramref name="channels"/> channels, for a layer that pools its
+    /// own output (<see cref="LayerPass.Pooling"/>), all of it or a block of channels at a time.
+    /// </summary>
+    internal void ForwardImage(ReadOnlySpan<float> x, Span<float> y, int channels) => ForwardImage(x, y, default, channels);
 
     private protected abstract void BackwardImage(ReadOnlySpan<float> dy, ReadOnlySpan<int> indices, Span<float> dx);
 
