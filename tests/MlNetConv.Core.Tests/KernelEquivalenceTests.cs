@@ -34,6 +34,13 @@ public class KernelEquivalenceTests
             GemmReference.MultiplyNN(m, n, k, a, k + pad, b, n + pad, expected, n + pad, accumulate);
             Gemm.MultiplyNN(m, n, k, a, k + pad, b, n + pad, actual, n + pad, accumulate, width);
             TestData.AssertClose(expected, actual, Tolerance, $"NN {m}×{n}×{k} {width}");
+            // Each row alone (a batch of one) gets the bits it gets among the others, in a block of rows or not.
+            for (int i = 0; i < m; i++)
+            {
+                float[] row = start.AsSpan(i * (n + pad), n).ToArray();
+                Gemm.MultiplyNN(1, n, k, a.AsSpan(i * (k + pad)), k + pad, b, n + pad, row, n, accumulate, width);
+                Assert.Equal(TestData.Bits(actual.AsSpan(i * (n + pad), n)), TestData.Bits(row));
+            }
 
             expected = start.ToArray(); actual = start.ToArray();
             GemmReference.MultiplyTN(m, n, k, a, m + pad, b, n + pad, expected, n + pad, accumulate);

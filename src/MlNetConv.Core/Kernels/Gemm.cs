@@ -110,21 +110,65 @@ internal static class Gemm
             ScalarColumns(m, n, k, ref a, aRow, aColumn, ref b, ldb, 1, ref c, ldc, accumulate);
             return;
         }
+        int blocked = m - m % 4; // rows in blocks of 4 (and 8), by panels of columns
         int j = 0;
         for (; j + 2 * w <= n; j += 2 * w)
-            Panel<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate, 2, TOps.LanesFrom(0));
+            Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate, 2, TOps.LanesFrom(0));
         for (; j + w <= n; j += w)
-            Panel<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate, 1, TOps.LanesFrom(0));
+            Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate, 1, TOps.LanesFrom(0));
         if (j < n)
         {
             // The last register ends at column n; its first lanes belong to the panel before and are left alone.
             int start = n - w;
-            Panel<TOps, TVec>(m, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, start), ldb, ref Unsafe.Add(ref c, start), ldc, accumulate, 1,
+            Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, start), ldb, ref Unsafe.Add(ref c, start), ldc, accumulate, 1,
                 TOps.LanesFrom(j - start));
         }
+        for (int i = blocked; i < m; i++)
+            for (int column = 0; column < n; column += 4 * w)
+                SingleRow<TOps, TVec>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aColumn, ref b, ldb, ref Unsafe.Add(ref c, (nint)i * ldc), accumulate, column, n);
     }
 
-    // One panel of one or two registers' width (the second, if any, is never masked), all rows of C.
+    // One row of C left over from the row blocks (a batch-1 Dense is nothing else), columns [first, first + 4 registers)
+    // ∩ [0, n) in one pass over k: up to four independent chains of multiply-adds instead of one or two per panel, and
+    // B read once for them. Each element is still one chain over k in order, so its bits are those of a row block's.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void SingleRow<TOps, TVec>(int k, ref float a, int aColumn, ref float b, int ldb, ref float c, bool accumulate, int first, int n)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int w = TOps.Count, registers = Math.Min(4, (n - first + w - 1) / w);
+        // The last register ends at column n, its lanes before `first + (registers − 1)·w` left to the one before (n ≥ w).
+        int last = Math.Min(first + (registers - 1) * w, n - w);
+        TVec mask = TOps.LanesFrom(first + (registers - 1) * w - last);
+        TVec c0 = TOps.Zero, c1 = TOps.Zero, c2 = TOps.Zero, c3 = TOps.Zero;
+        ref float bp = ref b;
+        for (int p = 0; p < k; p++)
+        {
+            TVec x = TOps.Broadcast(Unsafe.Add(ref a, (nint)p * aColumn));
+            if (registers == 1) c0 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref bp, last)), c0);
+            else
+            {
+                c0 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref bp, first)), c0);
+                if (registers == 2) c1 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref bp, last)), c1);
+                else
+                {
+                    c1 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref bp, first + w)), c1);
+                    if (registers == 3) c2 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref bp, last)), c2);
+                    else
+                    {
+                        c2 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref bp, first + 2 * w)), c2);
+                        c3 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref bp, last)), c3);
+                    }
+                }
+            }
+            bp = ref Unsafe.Add(ref bp, ldb);
+        }
+        if (registers > 1) StoreRow<TOps, TVec>(c0, ref Unsafe.Add(ref c, first), accumulate);
+        if (registers > 2) StoreRow<TOps, TVec>(c1, ref Unsafe.Add(ref c, first + w), accumulate);
+        if (registers > 3) StoreRow<TOps, TVec>(c2, ref Unsafe.Add(ref c, first + 2 * w), accumulate);
+        StoreMasked<TOps, TVec>(registers switch { 1 => c0, 2 => c1, 3 => c2, _ => c3 }, ref Unsafe.Add(ref c, last), accumulate, mask);
+    }
+
+    // One panel of one or two registers' width (the second, if any, is never masked), rows [0, m) of C, m a multiple of 4.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Panel<TOps, TVec>(int m, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
         ref float c, int ldc, bool accumulate, int registers, TVec mask)
@@ -138,22 +182,6 @@ internal static class Gemm
         for (; i + 4 <= m; i += 4)
             RowBlock<TOps, TVec, FourRows>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aRow, aColumn, ref b, ldb,
                 ref Unsafe.Add(ref c, (nint)i * ldc), ldc, accumulate, registers, mask);
-        for (; i < m; i++)
-        {
-            TVec c0 = TOps.Zero, c1 = TOps.Zero;
-            ref float ai = ref Unsafe.Add(ref a, (nint)i * aRow);
-            ref float bp = ref b;
-            for (int p = 0; p < k; p++)
-            {
-                TVec x = TOps.Broadcast(Unsafe.Add(ref ai, (nint)p * aColumn));
-                c0 = TOps.MultiplyAdd(x, TOps.Load(ref bp), c0);
-                if (registers == 2) c1 = TOps.MultiplyAdd(x, TOps.Load(ref Unsafe.Add(ref bp, TOps.Count)), c1);
-                bp = ref Unsafe.Add(ref bp, ldb);
-            }
-            ref float r = ref Unsafe.Add(ref c, (nint)i * ldc);
-            StoreMasked<TOps, TVec>(c0, ref r, accumulate, mask);
-            if (registers == 2) StoreRow<TOps, TVec>(c1, ref Unsafe.Add(ref r, TOps.Count), accumulate);
-        }
     }
 
     // TRows.Rows (4 or 8, a constant to the JIT, which drops the unused half) rows × one or two registers of C.
