@@ -34,6 +34,12 @@ public class InferencePoolingTests
         var (input, convolution, pooling) = CaseNames[name];
         var model = new Sequential(input, [convolution(), pooling(), new Flatten(), new Dense(7, Activation.Softmax)], seed: 11);
         Layer conv = model.Layers[0], pool = model.Layers[1];
+        // Biases of both signs and both zeros: a max-pooling after ReLU or no activation goes before the bias.
+        float[] weights = conv.GetWeights();
+        var biasRandom = new Random(5);
+        for (int i = weights.Length - ((Conv2D)conv).Filters; i < weights.Length; i++)
+            weights[i] = (i % 4) switch { 0 => 0f, 1 => -0f, _ => (float)(biasRandom.NextDouble() - 0.5) };
+        conv.SetWeights(weights);
         var poolingAlone = new Sequential(conv.OutputShape, [pooling()]);
         var head = new Sequential(pool.OutputShape, [new Flatten(), new Dense(7, Activation.Softmax)]);
         head.Layers[1].SetWeights(model.Layers[3].GetWeights());

@@ -74,8 +74,14 @@ public class KernelEquivalenceTests
 
             float[] expectedY = new float[shape.OutputSize], actualY = new float[shape.OutputSize];
             Conv2DReference.Forward(x, weights, bias, expectedY, shape);
-            Conv2DKernels.Forward(x, weights, bias, actualY, columns, shape, width);
+            Im2Col.Unfold(x, columns, shape);
+            Conv2DKernels.ForwardFilters(columns, weights, bias, actualY, 0, k, shape, width);
             TestData.AssertClose(expectedY, actualY, Tolerance, "forward " + what);
+            // Any split of the filters (the threads' blocks at batch 1) gives the same bits.
+            float[] blocks = new float[shape.OutputSize];
+            for (int first = 0, size = random.Next(1, k + 1); first < k; first += size)
+                Conv2DKernels.ForwardFilters(columns, weights, bias, blocks, first, Math.Min(k, first + size), shape, width);
+            Assert.Equal(TestData.Bits(actualY), TestData.Bits(blocks));
 
             float[] expectedW = new float[shape.WeightCount], actualW = new float[shape.WeightCount];
             float[] expectedB = new float[k], actualB = new float[k];

@@ -83,10 +83,9 @@ internal readonly record struct WinogradTiles(int Channels, int Outputs, int Hei
 
     /// <summary>
     /// Floats of the scratch one image needs besides V: the padded input plane (padded height, padded width, padded
-    /// channels), M (16, tiles, padded outputs), the output or output gradient as (OH, OW, padded outputs), a padded bias.
+    /// channels), M (16, tiles, padded outputs), the output or output gradient as (OH, OW, padded outputs).
     /// </summary>
-    public int ScratchSize => PaddedInputSize + GradientTransformSize
-        + OutputHeight * OutputWidth * PaddedOutputs + PaddedOutputs;
+    public int ScratchSize => PaddedInputSize + GradientTransformSize + OutputHeight * OutputWidth * PaddedOutputs;
 
     private static int RoundUp(int count) => (count + 15) & ~15;
 }

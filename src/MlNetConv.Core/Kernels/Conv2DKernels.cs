@@ -7,35 +7,33 @@ namespace MlNetConv.Core.Kernels;
 /// <summary>
 /// Conv2D for one image as im2col + matrix products. Shapes (letters of <see cref="ConvShape"/>):
 /// x (C, H, W), weights (K, C, R, S), bias (K), y (K, OH, OW), columns (C·R·S, OH·OW).
-/// Forward:          y = W · unfold(x) + b                 (Y_i = B_i + Σ_j X_j ★ K_ij)
+/// ForwardFilters:   y = W · unfold(x) + b                 (Y_i = B_i + Σ_j X_j ★ K_ij)
 /// BackwardWeights:  dW = dY · unfold(x)ᵀ, or its transpose dWᵀ = unfold(x) · dYᵀ; dB_i = Σ dY_i  (dK_ij = X_j ★ dY_i)
 /// BackwardInput:    dx = fold(Wᵀ · dY)                     (dX_j = Σ_i dY_i ★full rot180(K_ij))
 /// The formulas on the right are what <see cref="Reference.Conv2DReference"/> computes literally.
 /// </summary>
 internal static class Conv2DKernels
 {
-    /// <summary>y ← W·unfold(x) + b; leaves unfold(x) in <paramref name="columns"/> for the backward pass.</summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Forward(ReadOnlySpan<float> x, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias,
-        Span<float> y, Span<float> columns, in ConvShape shape, SimdWidth width = 0)
-    {
-        Im2Col.Unfold(x, columns, shape);
-        ForwardFilters(columns, weights, bias, y, 0, shape.Filters, shape, width);
-    }
-
     /// <summary>
-    /// Planes [first, end) of y ← their rows of W·columns + b, columns being unfold(x): a share of <see cref="Forward"/>
-    /// that any split of the filters computes to the same bits.
+    /// Planes [first, end) of y ← their rows of W·columns + b, columns being unfold(x) (<see cref="Im2Col.Unfold"/>,
+    /// which the backward pass reads again): all of the forward pass, or a share of it that any split of the filters
+    /// computes to the same bits.
     /// </summary>
     public static void ForwardFilters(ReadOnlySpan<float> columns, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias,
         Span<float> y, int first, int end, in ConvShape shape, SimdWidth width = 0)
     {
         int area = shape.Window.OutputArea, patch = shape.PatchSize;
         Gemm.MultiplyNN(end - first, area, patch, weights[(first * patch)..], patch, columns, area, y[(first * area)..], area, accumulate: false, width);
+        AddBias(y, bias, first, end, area);
+    }
+
+    /// <summary>Planes [first, end) of <paramref name="planes"/> (K planes of <paramref name="area"/> values) += their bias, if any.</summary>
+    public static void AddBias(Span<float> planes, ReadOnlySpan<float> bias, int first, int end, int area)
+    {
         if (bias.IsEmpty) return;
         for (int k = first; k < end; k++)
         {
-            Span<float> plane = y.Slice(k * area, area);
+            Span<float> plane = planes.Slice(k * area, area);
             TensorPrimitives.Add(plane, bias[k], plane);
         }
     }

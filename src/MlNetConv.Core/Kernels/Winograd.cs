@@ -157,17 +157,15 @@ internal static class Winograd
         if (!bias.IsEmpty) Check(bias.Length, tiles.Outputs, "bias");
         if ((uint)first > (uint)end || end > OutputRows(tiles, pool))
             throw new ArgumentOutOfRangeException(nameof(end), $"Rows [{first}, {end}) are not rows of the {OutputRows(tiles, pool)} the tiling has.");
+        // Rows of one image may finish on several threads at once: they share M and write their own rows of the output.
         ReadOnlySpan<float> m = scratch.Slice(tiles.PaddedInputSize, tiles.GradientTransformSize);
         Span<float> output = scratch.Slice(tiles.PaddedInputSize + m.Length, oh * ow * k);
-        Span<float> paddedBias = scratch.Slice(tiles.PaddedInputSize + m.Length + output.Length, k);
-        paddedBias.Clear();
-        bias.CopyTo(paddedBias);
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: TransformOutput<Float512, Vector512<float>>(m, paddedBias, output, tiles, first, end, rectify, pool); break;
-            case SimdWidth.Vector256: TransformOutput<Float256, Vector256<float>>(m, paddedBias, output, tiles, first, end, rectify, pool); break;
-            case SimdWidth.Vector128: TransformOutput<Float128, Vector128<float>>(m, paddedBias, output, tiles, first, end, rectify, pool); break;
-            default: TransformOutput<Float1, float>(m, paddedBias, output, tiles, first, end, rectify, pool); break;
+            case SimdWidth.Vector512: TransformOutput<Float512, Vector512<float>>(m, bias, output, tiles, first, end, rectify, pool); break;
+            case SimdWidth.Vector256: TransformOutput<Float256, Vector256<float>>(m, bias, output, tiles, first, end, rectify, pool); break;
+            case SimdWidth.Vector128: TransformOutput<Float128, Vector128<float>>(m, bias, output, tiles, first, end, rectify, pool); break;
+            default: TransformOutput<Float1, float>(m, bias, output, tiles, first, end, rectify, pool); break;
         }
         // The rows' outputs, (rows, columns, padded outputs), to y's columns: output row r at y[r·columns].
         int columns = pool ? ow / 2 : ow;
@@ -435,6 +433,12 @@ internal static class Winograd
         ref float source = ref MemoryMarshal.GetReference(m);
         ref float target = ref MemoryMarshal.GetReference(output);
         ref float biases = ref MemoryMarshal.GetReference(bias);
+        // The bias (K or none) in whole registers, then its last lanes and zeros, then zeros for the padded outputs.
+        int wholeBias = bias.Length / TOps.Count * TOps.Count;
+        Span<float> lastLanes = stackalloc float[16];
+        lastLanes.Clear();
+        bias[wholeBias..].CopyTo(lastLanes);
+        TVec lastBias = TOps.Load(ref MemoryMarshal.GetReference(lastLanes));
         for (int ty = first; ty < end; ty++)
             for (int tx = 0; tx < columns; tx++)
             {
@@ -443,7 +447,7 @@ internal static class Winograd
                 for (int k = 0; k < outputs; k += TOps.Count)
                 {
                     ref float p = ref Unsafe.Add(ref source, tile * outputs + k);
-                    TVec b = TOps.Load(ref Unsafe.Add(ref biases, k));
+                    TVec b = k < wholeBias ? TOps.Load(ref Unsafe.Add(ref biases, k)) : k == wholeBias ? lastBias : TOps.Zero;
                     // Aᵀ m: rows m0 + m1 + m2 and m1 − m2 − m3, column by column; then the same of the columns.
                     TVec s0 = Sum3(ref p, 0, 4, 8, point), s1 = Sum3(ref p, 1, 5, 9, point), s2 = Sum3(ref p, 2, 6, 10, point), s3 = Sum3(ref p, 3, 7, 11, point);
                     TVec topLeft = Out(TOps.Add(TOps.Add(TOps.Add(s0, s1), s2), b), rectify);

@@ -162,14 +162,16 @@ public sealed class Conv2D : Layer
         protected Span<float> OutputOf(int n, int chunk) =>
             Pass.Output.AsSpan((Pass.Pooling is null ? n : chunk) * Shape.OutputSize, Shape.OutputSize);
 
-        // With the pooling inside, image n's output y pooled into its place in the pooling's output; channels [first,
-        // end) of it, or all.
-        protected void PoolImage(int n, ReadOnlySpan<float> y, int first = 0, int end = -1)
+        // With the pooling inside, image n's output y pooled into its place in the pooling's output, channels [first,
+        // end) of it or all; returns the whole image's place there (empty without the pooling).
+        protected Span<float> PoolImage(int n, ReadOnlySpan<float> y, int first = 0, int end = -1)
         {
-            if (Pass.Pooling is not { } pooling) return;
+            if (Pass.Pooling is not { } pooling) return default;
             if (end < 0) end = Shape.Filters;
             int size = pooling.OutputShape.Size, area = Shape.Window.OutputArea, pooledArea = size / Shape.Filters;
-            pooling.ForwardImage(y[(first * area)..(end * area)], Pass.PooledOutput.AsSpan(n * size + first * pooledArea, (end - first) * pooledArea), end - first);
+            Span<float> pooled = Pass.PooledOutput.AsSpan(n * size, size);
+            pooling.ForwardImage(y[(first * area)..(end * area)], pooled[(first * pooledArea)..(end * pooledArea)], end - first);
+            return pooled;
         }
 
         // Inference on fewer images than threads (batch-1 latency): each image's work splits among the threads too, into
@@ -211,6 +213,7 @@ public sealed class Conv2D : Layer
         private readonly int filtersPerBlock, filterBlocks; // when images split
         private readonly IParallelWork forwardWork, unfoldWork, filterBlockWork, prepareWork, weightGradientWork, inputGradientWork;
         private int chunks; // of the forward pass: an image each in training (each keeps its columns), one per column slot otherwise
+        private bool poolFirst; // of the forward pass in hand: see ForwardFilters
 
         public DirectBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training, threads)
         {
@@ -245,6 +248,7 @@ public sealed class Conv2D : Layer
         public override void Forward(LayerPass pass)
         {
             Pass = pass;
+            poolFirst = pass.Pooling is MaxPooling2D && Layer.Activation is Activation.Relu or Activation.Linear && AllFinite(Layer.Bias);
             if (SplitsImages) // the images fit the column slots: fewer than threads
             {
                 pass.Pool.Run(unfoldWork, pass.Batch);
@@ -271,22 +275,42 @@ public sealed class Conv2D : Layer
             int first = (int)((long)chunk * Pass.Batch / chunks), end = (int)((long)(chunk + 1) * Pass.Batch / chunks);
             for (int n = first; n < end; n++)
             {
-                Span<float> y = OutputOf(n, chunk);
-                Conv2DKernels.Forward(Pass.Input.AsSpan(n * s.InputSize, s.InputSize), Layer.Kernel, Layer.Bias, y, columns.AsSpan(chunk * s.ColumnsSize, s.ColumnsSize), s);
-                Layer.Activation.Forward(y, s.OutputSize);
-                PoolImage(n, y);
+                Im2Col.Unfold(Pass.Input.AsSpan(n * s.InputSize, s.InputSize), columns.AsSpan(chunk * s.ColumnsSize, s.ColumnsSize), s);
+                ForwardFilters(n, chunk, 0, s.Filters);
             }
         }
 
         // Image n's filters of one block, from its unfolded columns in slot n.
         private void ForwardFilterBlock(int n, int block)
         {
+            int first = block * filtersPerBlock;
+            ForwardFilters(n, n, first, Math.Min(Shape.Filters, first + filtersPerBlock));
+        }
+
+        // Filters [first, end) of image n from its unfolded columns in `slot`: the product, the bias, the activation and
+        // the pooling if it is inside. A max-pooling after ReLU or no activation goes before the bias and the activation,
+        // which then take a quarter of the values (2×2 windows): both are monotonic, so the window's winner after them is
+        // its winner before, and with finite biases the bits are the same, ±0 included (an exact tie after adding the
+        // bias is an exact tie before, and ReLU gives +0 for either zero).
+        private void ForwardFilters(int n, int slot, int first, int end)
+        {
             ConvShape s = Shape;
-            int first = block * filtersPerBlock, end = Math.Min(s.Filters, first + filtersPerBlock), area = s.Window.OutputArea;
-            Span<float> y = OutputOf(n, n);
-            Conv2DKernels.ForwardFilters(columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), Layer.Kernel, Layer.Bias, y, first, end, s);
-            Layer.Activation.Forward(y[(first * area)..(end * area)], (end - first) * area);
-            PoolImage(n, y, first, end);
+            int area = s.Window.OutputArea;
+            Span<float> y = OutputOf(n, slot);
+            Conv2DKernels.ForwardFilters(columns.AsSpan(slot * s.ColumnsSize, s.ColumnsSize), Layer.Kernel, poolFirst ? default : Layer.Bias, y, first, end, s);
+            if (!poolFirst) Layer.Activation.Forward(y[(first * area)..(end * area)], (end - first) * area);
+            Span<float> pooled = PoolImage(n, y, first, end);
+            if (!poolFirst) return;
+            int pooledArea = pooled.Length / s.Filters;
+            Conv2DKernels.AddBias(pooled, Layer.Bias, first, end, pooledArea);
+            Layer.Activation.Forward(pooled[(first * pooledArea)..(end * pooledArea)], (end - first) * pooledArea);
+        }
+
+        private static bool AllFinite(ReadOnlySpan<float> values)
+        {
+            foreach (float value in values)
+                if (!float.IsFinite(value)) return false;
+            return true;
         }
 
         // dZ, this image's dB, and dZᵀ if the weight gradient is taken transposed.
