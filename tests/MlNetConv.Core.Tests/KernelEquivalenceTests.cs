@@ -282,6 +282,12 @@ public class KernelEquivalenceTests
             actualY = new float[outputs];
             Pooling2DKernels.MaxForward(x, actualY, default, c, window, width); // inference keeps no indices
             Assert.Equal(TestData.Bits(expectedY), TestData.Bits(actualY));
+            // The backward pass routes dY, −0 and NaN among it, to the winners, over stale dX.
+            float[] dy = Enumerable.Range(0, outputs).Select(i => i % 7 == 3 ? -0f : i % 11 == 5 ? float.NaN : (float)random.NextDouble() - 0.5f).ToArray();
+            float[] expectedDx = new float[c * h * w], actualDx = TestData.Random(c * h * w, trial);
+            Pooling2DReference.MaxBackward(dy, expectedIndex, expectedDx, c * h * w);
+            Pooling2DKernels.MaxBackward(dy, expectedIndex, actualDx, c, window, width);
+            Assert.Equal(TestData.Bits(expectedDx), TestData.Bits(actualDx));
         }
     }
 

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.Arm;
 using System.Runtime.Intrinsics.X86;
 
 namespace MlNetConv.Core.Kernels;
@@ -71,6 +72,18 @@ internal interface IFloatVector<TVector> where TVector : struct
     /// <summary>Stores each lane converted to int (the lanes must hold whole numbers).</summary>
     static abstract void StoreInt32(TVector value, ref int destination);
 
+    /// <summary>A register of ints, each converted to float (exact below 2^24).</summary>
+    static abstract TVector LoadInt32(ref int source);
+
+    /// <summary>All bits set in the lanes where a = b.</summary>
+    static abstract TVector Equal(TVector a, TVector b);
+
+    /// <summary>The first halves of <paramref name="a"/> and <paramref name="b"/> interleaved, a0 b0 a1 b1 …: <see cref="Even"/> and <see cref="Odd"/> undone.</summary>
+    static abstract TVector ZipLow(TVector a, TVector b);
+
+    /// <summary>The second halves of <paramref name="a"/> and <paramref name="b"/> interleaved.</summary>
+    static abstract TVector ZipHigh(TVector a, TVector b);
+
     static abstract float Sum(TVector value);
 }
 
@@ -104,6 +117,19 @@ internal readonly struct Float512 : IFloatVector<Vector512<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Odd(Vector512<float> low, Vector512<float> high) =>
         Avx512F.IsSupported ? Avx512F.PermuteVar16x32x2(low, Vector512<int>.Indices * 2 + Vector512<int>.One, high) : Vector512.Narrow(low.AsUInt64() >> 32, high.AsUInt64() >> 32).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(Vector512<float> value, ref int destination) => Vector512.ConvertToInt32(value).StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> LoadInt32(ref int source) => Vector512.ConvertToSingle(Vector512.LoadUnsafe(ref source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> Equal(Vector512<float> a, Vector512<float> b) => Vector512.Equals(a, b);
+    // vpermt2ps where AVX-512 has it; otherwise each half's interleave from the 256-bit halves.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> ZipLow(Vector512<float> a, Vector512<float> b) =>
+        Avx512F.IsSupported ? Avx512F.PermuteVar16x32x2(a, ZipIndices(0), b)
+        : Vector512.Create(Float256.ZipLow(a.GetLower(), b.GetLower()), Float256.ZipHigh(a.GetLower(), b.GetLower()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector512<float> ZipHigh(Vector512<float> a, Vector512<float> b) =>
+        Avx512F.IsSupported ? Avx512F.PermuteVar16x32x2(a, ZipIndices(8), b)
+        : Vector512.Create(Float256.ZipLow(a.GetUpper(), b.GetUpper()), Float256.ZipHigh(a.GetUpper(), b.GetUpper()));
+    // Lane 2i takes a's lane first + i, lane 2i + 1 b's (index 16 + first + i).
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector512<int> ZipIndices(int first) =>
+        (Vector512<int>.Indices >>> 1) + Vector512.Create(first) + ((Vector512<int>.Indices & Vector512<int>.One) << 4);
 }
 
 internal readonly struct Float256 : IFloatVector<Vector256<float>>
@@ -141,6 +167,16 @@ internal readonly struct Float256 : IFloatVector<Vector256<float>>
         : Avx2.IsSupported ? Avx2.Permute4x64(Avx.Shuffle(low, high, 0b11_01_11_01).AsDouble(), 0b11_01_10_00).AsSingle()
         : Vector256.Narrow(low.AsUInt64() >> 32, high.AsUInt64() >> 32).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(Vector256<float> value, ref int destination) => Vector256.ConvertToInt32(value).StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> LoadInt32(ref int source) => Vector256.ConvertToSingle(Vector256.LoadUnsafe(ref source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> Equal(Vector256<float> a, Vector256<float> b) => Vector256.Equals(a, b);
+    // With AVX2: unpack within each 128-bit half (a0 b0 a1 b1 | a4 b4 a5 b5, and a2 b2 a3 b3 | a6 b6 a7 b7), then the
+    // halves in order; otherwise each half's interleave from the 128-bit halves.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> ZipLow(Vector256<float> a, Vector256<float> b) =>
+        Avx.IsSupported ? Avx.Permute2x128(Avx.UnpackLow(a, b), Avx.UnpackHigh(a, b), 0x20)
+        : Vector256.Create(Float128.ZipLow(a.GetLower(), b.GetLower()), Float128.ZipHigh(a.GetLower(), b.GetLower()));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector256<float> ZipHigh(Vector256<float> a, Vector256<float> b) =>
+        Avx.IsSupported ? Avx.Permute2x128(Avx.UnpackLow(a, b), Avx.UnpackHigh(a, b), 0x31)
+        : Vector256.Create(Float128.ZipLow(a.GetUpper(), b.GetUpper()), Float128.ZipHigh(a.GetUpper(), b.GetUpper()));
 }
 
 internal readonly struct Float128 : IFloatVector<Vector128<float>>
@@ -173,6 +209,13 @@ internal readonly struct Float128 : IFloatVector<Vector128<float>>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Odd(Vector128<float> low, Vector128<float> high) =>
         Sse.IsSupported ? Sse.Shuffle(low, high, 0b11_01_11_01) : Vector128.Narrow(low.AsUInt64() >> 32, high.AsUInt64() >> 32).AsSingle();
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(Vector128<float> value, ref int destination) => Vector128.ConvertToInt32(value).StoreUnsafe(ref destination);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> LoadInt32(ref int source) => Vector128.ConvertToSingle(Vector128.LoadUnsafe(ref source));
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> Equal(Vector128<float> a, Vector128<float> b) => Vector128.Equals(a, b);
+    // unpcklps / unpckhps on x86, zip1 / zip2 on NEON.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> ZipLow(Vector128<float> a, Vector128<float> b) =>
+        Sse.IsSupported ? Sse.UnpackLow(a, b) : AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.ZipLow(a, b) : Vector128.Create(a[0], b[0], a[1], b[1]);
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static Vector128<float> ZipHigh(Vector128<float> a, Vector128<float> b) =>
+        Sse.IsSupported ? Sse.UnpackHigh(a, b) : AdvSimd.Arm64.IsSupported ? AdvSimd.Arm64.ZipHigh(a, b) : Vector128.Create(a[2], b[2], a[3], b[3]);
 }
 
 /// <summary>One float per "register": the path taken when the runtime has no hardware intrinsics.</summary>
@@ -203,6 +246,11 @@ internal readonly struct Float1 : IFloatVector<float>
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Even(float low, float high) => low;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Odd(float low, float high) => high;
     [MethodImpl(MethodImplOptions.AggressiveInlining)] public static void StoreInt32(float value, ref int destination) => destination = (int)value;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float LoadInt32(ref int source) => source;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float Equal(float a, float b) => a == b ? AllBits : 0f;
+    // One lane per register: a then b are the two consecutive floats.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ZipLow(float a, float b) => a;
+    [MethodImpl(MethodImplOptions.AggressiveInlining)] public static float ZipHigh(float a, float b) => b;
     private static float AllBits => BitConverter.Int32BitsToSingle(-1);
 }
 

@@ -125,12 +125,73 @@ internal static class Pooling2DKernels
         offset = TOps.Select(take, candidateOffset, offset);
     }
 
-    /// <summary>dx = 0, then each dy is routed to the input that won its window.</summary>
+    /// <summary>
+    /// dx = 0, then each dy is added to the input that won its window (argMax from <see cref="MaxForward"/>). The 2×2
+    /// windows at stride 2 take a vector path (<see cref="MaxBackwardTwoByTwo"/>); every other window the scatter of
+    /// <see cref="Reference.Pooling2DReference.MaxBackward"/>.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void MaxBackward(ReadOnlySpan<float> dy, ReadOnlySpan<int> argMax, Span<float> dx, int inputSize)
+    public static void MaxBackward(ReadOnlySpan<float> dy, ReadOnlySpan<int> argMax, Span<float> dx, int channels, in Window2D window, SimdWidth width = 0)
     {
-        dx[..inputSize].Clear();
-        for (int o = 0; o < dy.Length; o++) dx[argMax[o]] += dy[o];
+        int inputSize = channels * window.InputArea;
+        if (!IsTwoByTwo(window) || (long)inputSize >= 1 << 24) // the indices are compared in float lanes, exact below 2^24
+        {
+            Reference.Pooling2DReference.MaxBackward(dy, argMax, dx, inputSize);
+            return;
+        }
+        int outputs = channels * window.OutputArea;
+        if (dy.Length < outputs || argMax.Length < outputs || dx.Length < inputSize)
+            throw new ArgumentException("Pooling spans are shorter than the window needs.");
+        // The last row or column of an odd size is in no window: its gradient is 0.
+        if (window.Rows.Input > 2 * window.Rows.Output || window.Columns.Input > 2 * window.Columns.Output) dx[..inputSize].Clear();
+        width = width == 0 ? Simd.Best : width;
+        while (width > SimdWidth.Scalar && (int)width > window.Columns.Output) width = width == SimdWidth.Vector128 ? SimdWidth.Scalar : (SimdWidth)((int)width / 2);
+        ref float rdy = ref MemoryMarshal.GetReference(dy);
+        ref int ri = ref MemoryMarshal.GetReference(argMax);
+        ref float rdx = ref MemoryMarshal.GetReference(dx);
+        switch (width)
+        {
+            case SimdWidth.Vector512: MaxBackwardTwoByTwo<Float512, Vector512<float>>(ref rdy, ref ri, ref rdx, channels, window); break;
+            case SimdWidth.Vector256: MaxBackwardTwoByTwo<Float256, Vector256<float>>(ref rdy, ref ri, ref rdx, channels, window); break;
+            case SimdWidth.Vector128: MaxBackwardTwoByTwo<Float128, Vector128<float>>(ref rdy, ref ri, ref rdx, channels, window); break;
+            default: MaxBackwardTwoByTwo<Float1, float>(ref rdy, ref ri, ref rdx, channels, window); break;
+        }
+    }
+
+    // 2×2 windows, stride 2: each input is in one window at most, so a register of windows writes its inputs' gradients
+    // once, no clearing first: the winner's dy (as 0 + dy, the scatter's +0 for a −0) and +0 for the rest, the two rows
+    // of a window's pairs interleaved back (Zip) from the registers of its four corners. A row's last register overlaps
+    // the one before and writes its inputs again with the same values.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void MaxBackwardTwoByTwo<TOps, TVec>(ref float dy, ref int argMax, ref float dx, int channels, in Window2D window)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int w = TOps.Count, inWidth = window.Columns.Input, outWidth = window.Columns.Output;
+        int inArea = window.InputArea, outArea = window.OutputArea;
+        TVec pairStarts = TOps.Add(TOps.Indices, TOps.Indices);
+        TVec one = TOps.Broadcast(1), below = TOps.Broadcast(inWidth), belowRight = TOps.Broadcast(inWidth + 1);
+        for (int c = 0; c < channels; c++)
+            for (int oy = 0; oy < window.Rows.Output; oy++)
+            {
+                int rowStart = c * inArea + 2 * oy * inWidth, o = c * outArea + oy * outWidth;
+                for (int ox = 0; ; ox += w)
+                {
+                    if (ox > outWidth - w) ox = outWidth - w;
+                    int top = rowStart + 2 * ox;
+                    TVec gradient = TOps.Load(ref Unsafe.Add(ref dy, o + ox)), winner = TOps.LoadInt32(ref Unsafe.Add(ref argMax, o + ox));
+                    TVec topLeft = TOps.Add(TOps.Broadcast(top), pairStarts);
+                    TVec a = Routed(winner, topLeft, gradient), b = Routed(winner, TOps.Add(topLeft, one), gradient);
+                    TVec d = Routed(winner, TOps.Add(topLeft, below), gradient), e = Routed(winner, TOps.Add(topLeft, belowRight), gradient);
+                    ref float t = ref Unsafe.Add(ref dx, top);
+                    TOps.Store(TOps.ZipLow(a, b), ref t);
+                    TOps.Store(TOps.ZipHigh(a, b), ref Unsafe.Add(ref t, w));
+                    TOps.Store(TOps.ZipLow(d, e), ref Unsafe.Add(ref t, inWidth));
+                    TOps.Store(TOps.ZipHigh(d, e), ref Unsafe.Add(ref t, inWidth + w));
+                    if (ox + w >= outWidth) break;
+                }
+            }
+
+        static TVec Routed(TVec winner, TVec index, TVec gradient) => TOps.Add(TOps.Zero, TOps.Select(TOps.Equal(winner, index), gradient, TOps.Zero));
     }
 
     /// <summary>y = mean over the in-image positions of each window.</summary>

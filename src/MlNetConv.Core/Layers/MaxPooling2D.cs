@@ -36,7 +36,7 @@ public sealed class MaxPooling2D : Pooling2D
         Pooling2DKernels.MaxForward(x, y, indices, channels, Window);
 
     private protected override void BackwardImage(ReadOnlySpan<float> dy, ReadOnlySpan<int> indices, Span<float> dx) =>
-        Pooling2DKernels.MaxBackward(dy, indices, dx, InputShape.Size);
+        Pooling2DKernels.MaxBackward(dy, indices, dx, InputShape.Channels, Window);
 
     internal static MaxPooling2D ReadConfig(BinaryReader reader, string name)
     {

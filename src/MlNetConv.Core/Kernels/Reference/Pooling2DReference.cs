@@ -44,4 +44,10 @@ internal static class Pooling2DReference
                 }
     }
 
+    /// <summary>dx = 0, then each dy is added to the input that won its window.</summary>
+    public static void MaxBackward(ReadOnlySpan<float> dy, ReadOnlySpan<int> argMax, Span<float> dx, int inputSize)
+    {
+        dx[..inputSize].Clear();
+        for (int o = 0; o < dy.Length; o++) dx[argMax[o]] += dy[o];
+    }
 }
