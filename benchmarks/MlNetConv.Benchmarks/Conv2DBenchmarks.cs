@@ -39,6 +39,7 @@ public class Conv2DBenchmarks
         float[] Fill(int n) => Enumerable.Range(0, n).Select(_ => (float)random.NextDouble()).ToArray();
         pass = new LayerPass
         {
+            Layer = layer,
             Input = Fill(Batch * input.Size),
             Output = new float[Batch * layer.OutputShape.Size],
             OutputGradient = Fill(Batch * layer.OutputShape.Size),

@@ -374,15 +374,16 @@ public sealed class Sequential
             pass.Training = training;
             pass.Pool = pool;
             pass.Random = training ? TrainingRandom : null;
-            // Inference pools each image right after the layer before has computed it (LayerPass.Pooling), when the
-            // pooling's output is wanted; the pooling's own pass is then skipped.
-            Pooling2D? pooling = !training && i < lastLayer && i + 1 < layers.Count && layers[i].PoolsImageByImage ? layers[i + 1] as Pooling2D : null;
-            pass.Pooling = pooling;
-            pass.PooledOutput = pooling is null ? null : ws.Passes[i + 1].Output;
+            // Inference runs the layers that work image by image right after the layer that leads them, on each image
+            // (LayerPass.Followers), as far as outputs are wanted; their own passes are then skipped.
+            int followers = 0;
+            if (!training && layers[i].LeadsImageByImage)
+                while (i + followers + 1 < layers.Count && i + followers + 1 <= lastLayer && layers[i + followers + 1].InfersImageByImage) followers++;
+            pass.Followers = new ArraySegment<LayerPass>(ws.Passes, i + 1, followers);
             long started = Stopwatch.GetTimestamp();
             layers[i].ForwardPass(pass);
             if (ticks is not null) ticks[i] += Stopwatch.GetTimestamp() - started;
-            if (pooling is not null) ws.Passes[++i].Batch = n;
+            for (; followers > 0; followers--) ws.Passes[++i].Batch = n;
         }
     }
 

@@ -38,6 +38,7 @@ internal sealed class Workspace
             float[]? outputGradient = training || last ? new float[(long)capacity * layer.OutputShape.Size] : null;
             Passes[i] = new LayerPass
             {
+                Layer = layer,
                 Input = input,
                 Output = output,
                 OutputGradient = outputGradient,

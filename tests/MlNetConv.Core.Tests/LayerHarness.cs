@@ -20,6 +20,7 @@ internal sealed class LayerHarness
         layer.InitializeParameters(new Random(seed));
         pass = new LayerPass
         {
+            Layer = layer,
             Input = new float[batch * input.Size],
             Output = new float[batch * layer.OutputShape.Size],
             OutputGradient = new float[batch * layer.OutputShape.Size],

@@ -52,6 +52,16 @@ public sealed class ActivationLayer : Layer
 
     internal static ActivationLayer ReadConfig(BinaryReader reader, string name) => new((Activation)reader.ReadByte(), name);
 
+    internal override bool InfersImageByImage => Activation != Activation.Softmax; // softmax needs whole rows
+
+    internal override void InferImage(ReadOnlySpan<float> x, Span<float> y, int first, int end)
+    {
+        int area = InputShape.Size / InputShape.Channels;
+        Span<float> target = y[(first * area)..(end * area)];
+        x[(first * area)..(end * area)].CopyTo(target);
+        Activation.Forward(target, target.Length);
+    }
+
     private sealed class Buffers : LayerBuffers
     {
         private readonly ActivationLayer layer;

@@ -104,6 +104,26 @@ public sealed class BatchNormalization : Layer
 
     internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) => new Buffers(this, training);
 
+    internal override bool InfersImageByImage => true;
+
+    internal override void InferImage(ReadOnlySpan<float> x, Span<float> y, int first, int end)
+    {
+        for (int c = first; c < end; c++)
+        {
+            var (scale, shift) = Affine(c, State[c], State[Channels + c]);
+            BatchNormKernels.Normalize(x, y, 1, Channels, Area, c, scale, shift);
+        }
+    }
+
+    // Channel c as y = x·scale + shift, from the statistics μ and σ² (the batch's in training, the moving ones otherwise).
+    private (float Scale, float Shift) Affine(int c, float mean, float variance)
+    {
+        float scale = GammaAt(c) * InverseStd(variance);
+        return (scale, BetaAt(c) - mean * scale);
+    }
+
+    private float InverseStd(float variance) => (float)(1 / Math.Sqrt(variance + Epsilon));
+
     internal override void ForwardPass(LayerPass pass) => pass.Pool.Run(((Buffers)pass.Buffers!).Bind(pass).ForwardWork, Channels);
 
     internal override void BackwardPass(LayerPass pass) => pass.Pool.Run(((Buffers)pass.Buffers!).Bind(pass).BackwardWork, Channels);
@@ -182,14 +202,13 @@ public sealed class BatchNormalization : Layer
             }
             else
                 (mu, variance) = (l.State[c], l.State[channels + c]);
-            float inverse = (float)(1 / Math.Sqrt(variance + l.Epsilon));
             if (mean is not null)
             {
                 mean[c] = mu;
-                inverseStd![c] = inverse;
+                inverseStd![c] = l.InverseStd(variance);
             }
-            float scale = l.GammaAt(c) * inverse;
-            BatchNormKernels.Normalize(pass.Input, pass.Output, batch, channels, area, c, scale, l.BetaAt(c) - mu * scale);
+            var (scale, shift) = l.Affine(c, mu, variance);
+            BatchNormKernels.Normalize(pass.Input, pass.Output, batch, channels, area, c, scale, shift);
         }
 
         private void Backward(int c)

@@ -115,7 +115,7 @@ public sealed class Conv2D : Layer
 
     internal override void ForwardPass(LayerPass pass) => ((ConvBuffers)pass.Buffers!).Forward(pass);
 
-    internal override bool PoolsImageByImage => true;
+    internal override bool LeadsImageByImage => true;
 
     internal override void BackwardPass(LayerPass pass) => ((ConvBuffers)pass.Buffers!).Backward(pass);
 
@@ -157,22 +157,32 @@ public sealed class Conv2D : Layer
 
         public abstract void Forward(LayerPass pass);
 
-        // Where image n's output goes: its place in the batch, or, with the pooling inside (inference), the place of the
-        // chunk computing it, reused image after image so it stays in cache.
+        // Where image n's output goes: its place in the batch, or, with followers (inference), the place of the chunk
+        // computing it, reused image after image so it stays in cache.
         protected Span<float> OutputOf(int n, int chunk) =>
-            Pass.Output.AsSpan((Pass.Pooling is null ? n : chunk) * Shape.OutputSize, Shape.OutputSize);
+            Pass.Output.AsSpan((Pass.Followers.Count == 0 ? n : chunk) * Shape.OutputSize, Shape.OutputSize);
 
-        // With the pooling inside, image n's output y pooled into its place in the pooling's output, channels [first,
-        // end) of it or all; returns the whole image's place there (empty without the pooling).
-        protected Span<float> PoolImage(int n, ReadOnlySpan<float> y, int first = 0, int end = -1)
+        // Image n's output y, channels [first, end) of it or all, through the followers (normalization, activation,
+        // pooling; every one keeps the channels): each into its output at the chunk's place, the last at image n's.
+        // Returns the last one's place for image n (empty without followers).
+        protected Span<float> RunFollowers(int n, int chunk, ReadOnlySpan<float> y, int first = 0, int end = -1)
         {
-            if (Pass.Pooling is not { } pooling) return default;
+            ArraySegment<LayerPass> followers = Pass.Followers;
             if (end < 0) end = Shape.Filters;
-            int size = pooling.OutputShape.Size, area = Shape.Window.OutputArea, pooledArea = size / Shape.Filters;
-            Span<float> pooled = Pass.PooledOutput.AsSpan(n * size, size);
-            pooling.ForwardImage(y[(first * area)..(end * area)], pooled[(first * pooledArea)..(end * pooledArea)], end - first);
-            return pooled;
+            Span<float> output = default;
+            for (int i = 0; i < followers.Count; i++)
+            {
+                Layer follower = followers[i].Layer;
+                int size = follower.OutputShape.Size;
+                output = followers[i].Output.AsSpan((i == followers.Count - 1 ? n : chunk) * size, size);
+                follower.InferImage(y, output, first, end);
+                y = output;
+            }
+            return output;
         }
+
+        // The one follower, when it is a max-pooling: the convolution can take it inside its own pass.
+        protected MaxPooling2D? LoneMaxPooling => Pass.Followers.Count == 1 ? Pass.Followers[0].Layer as MaxPooling2D : null;
 
         // Inference on fewer images than threads (batch-1 latency): each image's work splits among the threads too, into
         // blocks of filters (direct) or Winograd's points and rows of tiles; none of it changes a sum's order.
@@ -248,7 +258,7 @@ public sealed class Conv2D : Layer
         public override void Forward(LayerPass pass)
         {
             Pass = pass;
-            poolFirst = pass.Pooling is MaxPooling2D && Layer.Activation is Activation.Relu or Activation.Linear && AllFinite(Layer.Bias);
+            poolFirst = LoneMaxPooling is not null && Layer.Activation is Activation.Relu or Activation.Linear && AllFinite(Layer.Bias);
             if (SplitsImages) // the images fit the column slots: fewer than threads
             {
                 pass.Pool.Run(unfoldWork, pass.Batch);
@@ -288,7 +298,7 @@ public sealed class Conv2D : Layer
         }
 
         // Filters [first, end) of image n from its unfolded columns in `slot`: the product, the bias, the activation and
-        // the pooling if it is inside. A max-pooling after ReLU or no activation goes before the bias and the activation,
+        // the followers. A max-pooling alone after ReLU or no activation goes before the bias and the activation,
         // which then take a quarter of the values (2×2 windows): both are monotonic, so the window's winner after them is
         // its winner before, and with finite biases the bits are the same, ±0 included (an exact tie after adding the
         // bias is an exact tie before, and ReLU gives +0 for either zero).
@@ -299,7 +309,7 @@ public sealed class Conv2D : Layer
             Span<float> y = OutputOf(n, slot);
             Conv2DKernels.ForwardFilters(columns.AsSpan(slot * s.ColumnsSize, s.ColumnsSize), Layer.Kernel, poolFirst ? default : Layer.Bias, y, first, end, s);
             if (!poolFirst) Layer.Activation.Forward(y[(first * area)..(end * area)], (end - first) * area);
-            Span<float> pooled = PoolImage(n, y, first, end);
+            Span<float> pooled = RunFollowers(n, slot, y, first, end);
             if (!poolFirst) return;
             int pooledArea = pooled.Length / s.Filters;
             Conv2DKernels.AddBias(pooled, Layer.Bias, first, end, pooledArea);
@@ -414,9 +424,9 @@ public sealed class Conv2D : Layer
             }
             rectify = Layer.Activation == Activation.Relu; // inside the output transform, the same bits as its own pass over y
             // A 2×2 max-pooling after ReLU or no activation goes inside the output transform too: the tiles are its windows.
-            poolInside = pass.Pooling is MaxPooling2D pooling && Pooling2DKernels.IsTwoByTwo(pooling.Window) && (rectify || Layer.Activation == Activation.Linear);
+            poolInside = LoneMaxPooling is { } pooling && Pooling2DKernels.IsTwoByTwo(pooling.Window) && (rectify || Layer.Activation == Activation.Linear);
             // Images split when all that follows the correlation happens inside the output transform, row by row.
-            if (SplitsImages && (rectify || Layer.Activation == Activation.Linear) && (pass.Pooling is null || poolInside))
+            if (SplitsImages && (rectify || Layer.Activation == Activation.Linear) && (pass.Followers.Count == 0 || poolInside))
             {
                 int rows = Winograd.OutputRows(tiles, poolInside);
                 rowsPerBlock = BlockSize(rows, 1);
@@ -463,14 +473,15 @@ public sealed class Conv2D : Layer
                 Span<float> y = OutputOf(n, group);
                 Winograd.Correlate(v, kernels, Layer.Bias, y, Scratch(group), tiles, rectify: rectify);
                 if (!rectify) Layer.Activation.Forward(y, s.OutputSize);
-                PoolImage(n, y);
+                RunFollowers(n, group, y);
             }
         }
 
         private Span<float> PooledOutputOf(int n)
         {
-            int size = Pass.Pooling!.OutputShape.Size;
-            return Pass.PooledOutput.AsSpan(n * size, size);
+            LayerPass pooling = Pass.Followers[0];
+            int size = pooling.Layer.OutputShape.Size;
+            return pooling.Output.AsSpan(n * size, size);
         }
 
         // One block of rows of image n's output, its V and every point's M made in slot n.

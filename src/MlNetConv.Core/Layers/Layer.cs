@@ -151,10 +151,20 @@ public abstract partial class Layer
     internal abstract void ForwardPass(LayerPass pass);
 
     /// <summary>
-    /// Whether this layer's inference forward pass can run a pooling layer after it image by image
-    /// (<see cref="LayerPass.Pooling"/>).
+    /// Whether this layer's inference forward pass can run the layers after it that work image by image
+    /// (<see cref="LayerPass.Followers"/>) on each image as soon as it has computed it.
     /// </summary>
-    internal virtual bool PoolsImageByImage => false;
+    internal virtual bool LeadsImageByImage => false;
+
+    /// <summary>Whether <see cref="InferImage"/> gives this layer's inference output, image by image and channel by channel.</summary>
+    internal virtual bool InfersImageByImage => false;
+
+    /// <summary>
+    /// Channels [first, end) of one image's inference output <paramref name="y"/> from its input <paramref name="x"/>
+    /// (each a whole image), the same bits as the layer's own pass over the batch.
+    /// </summary>
+    internal virtual void InferImage(ReadOnlySpan<float> x, Span<float> y, int first, int end) =>
+        throw new NotSupportedException($"{Describe()} does not work image by image.");
 
     /// <summary>Fills <see cref="LayerPass.ParameterGradients"/> and, when <see cref="LayerPass.InputGradient"/> is set, dX.</summary>
     internal abstract void BackwardPass(LayerPass pass);
@@ -226,16 +236,17 @@ internal sealed class LayerPass
 
     public bool Training { get; set; }
 
-    /// <summary>
-    /// Inference only, set by the forward loop when the next layer is a pooling layer whose output is wanted and this
-    /// layer <see cref="Layer.PoolsImageByImage"/>: that pooling, run on each image as soon as this layer has computed
-    /// it, while it is still in cache, into <see cref="PooledOutput"/> (the pooling's output), instead of the pooling's
-    /// own pass over the whole batch. <see cref="Output"/> then holds only scratch.
-    /// </summary>
-    public Pooling2D? Pooling { get; set; }
+    /// <summary>The layer this pass runs.</summary>
+    public required Layer Layer { get; init; }
 
-    /// <summary>Where <see cref="Pooling"/> writes: the pooling layer's output buffer.</summary>
-    public float[]? PooledOutput { get; set; }
+    /// <summary>
+    /// Inference only, set by the forward loop when this layer <see cref="Layer.LeadsImageByImage"/>: the passes of the
+    /// layers after it that work image by image (<see cref="Layer.InfersImageByImage"/>: normalization, activation,
+    /// pooling) and whose outputs are wanted, run on each image as soon as this layer has computed it, while it is still
+    /// in cache, instead of their own passes over the whole batch. This layer's and all but the last follower's outputs
+    /// then hold only scratch: each chunk of work uses the place of its own first image.
+    /// </summary>
+    public ArraySegment<LayerPass> Followers { get; set; }
 
     /// <summary>The model's training random stream (dropout masks), used on the calling thread only.</summary>
     public Random? Random { get; set; }

@@ -35,6 +35,7 @@ public sealed class LayerTape
         parameterGradients = new float[layer.ParameterCount];
         pass = new LayerPass
         {
+            Layer = layer,
             Input = new float[(long)batch * layer.InputShape.Size],
             Output = new float[(long)batch * layer.OutputShape.Size],
             OutputGradient = new float[(long)batch * layer.OutputShape.Size],

@@ -64,11 +64,13 @@ public abstract class Pooling2D : Layer
     /// <summary>The first <paramref name="channels"/> channels of one image (each channel pools alone).</summary>
     private protected abstract void ForwardImage(ReadOnlySpan<float> x, Span<float> y, Span<int> indices, int channels);
 
-    /// <summary>
-    /// The inference forward pass of one image's first <paramref name="channels"/> channels, for a layer that pools its
-    /// own output (<see cref="LayerPass.Pooling"/>), all of it or a block of channels at a time.
-    /// </summary>
-    internal void ForwardImage(ReadOnlySpan<float> x, Span<float> y, int channels) => ForwardImage(x, y, default, channels);
+    internal override bool InfersImageByImage => true;
+
+    internal override void InferImage(ReadOnlySpan<float> x, Span<float> y, int first, int end)
+    {
+        int inArea = Window.InputArea, outArea = Window.OutputArea;
+        ForwardImage(x[(first * inArea)..(end * inArea)], y[(first * outArea)..(end * outArea)], default, end - first);
+    }
 
     private protected abstract void BackwardImage(ReadOnlySpan<float> dy, ReadOnlySpan<int> indices, Span<float> dx);
 
