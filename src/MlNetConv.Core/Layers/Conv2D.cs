@@ -379,9 +379,10 @@ public sealed class Conv2D : Layer
         private readonly float[]? weightGradientTransform; // Z summed over the groups
         private readonly float[] scratch;              // per slot
         private readonly int scratchSize;
-        private readonly IParallelWork forwardWork, backwardWork, sumWork, finishWork, inputWork, pointWork, rowBlockWork;
+        private readonly IParallelWork forwardWork, backwardWork, sumWork, finishWork, inputWork, pointWork, rowBlockWork, channelBlockWork;
         private bool poolInside, rectify; // of the forward pass in hand
         private int rowsPerBlock, rowBlocks; // of the output transform, when images split
+        private readonly int channelsPerBlock, channelBlocks; // of what follows it, when images split
 
         public WinogradBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training, threads)
         {
@@ -408,6 +409,9 @@ public sealed class Conv2D : Layer
             pointWork = new Work<WinogradBuffers>(this, static (b, item) =>
                 Winograd.MultiplyPoint(b.InputTransform(item / WinogradTiles.Points), b.kernels, b.Scratch(item / WinogradTiles.Points), b.tiles, item % WinogradTiles.Points));
             rowBlockWork = new Work<WinogradBuffers>(this, static (b, item) => b.FinishRowBlock(item / b.rowBlocks, item % b.rowBlocks));
+            channelBlockWork = new Work<WinogradBuffers>(this, static (b, item) => b.FinishChannelBlock(item / b.channelBlocks, item % b.channelBlocks));
+            channelsPerBlock = BlockSize(s.Filters, 1);
+            channelBlocks = (s.Filters + channelsPerBlock - 1) / channelsPerBlock;
             backwardWork = new Work<WinogradBuffers>(this, static (b, group) => b.BackwardGroup(group));
             sumWork = new Work<WinogradBuffers>(this, static (b, point) => b.SumGroups(point));
             finishWork = new Work<WinogradBuffers>(this, static (b, channel) =>
@@ -425,8 +429,7 @@ public sealed class Conv2D : Layer
             rectify = Layer.Activation == Activation.Relu; // inside the output transform, the same bits as its own pass over y
             // A 2×2 max-pooling after ReLU or no activation goes inside the output transform too: the tiles are its windows.
             poolInside = LoneMaxPooling is { } pooling && Pooling2DKernels.IsTwoByTwo(pooling.Window) && (rectify || Layer.Activation == Activation.Linear);
-            // Images split when all that follows the correlation happens inside the output transform, row by row.
-            if (SplitsImages && (rectify || Layer.Activation == Activation.Linear) && (pass.Followers.Count == 0 || poolInside))
+            if (SplitsImages)
             {
                 int rows = Winograd.OutputRows(tiles, poolInside);
                 rowsPerBlock = BlockSize(rows, 1);
@@ -434,6 +437,9 @@ public sealed class Conv2D : Layer
                 pass.Pool.Run(inputWork, pass.Batch);
                 pass.Pool.Run(pointWork, pass.Batch * WinogradTiles.Points);
                 pass.Pool.Run(rowBlockWork, pass.Batch * rowBlocks);
+                // What the output transform did not take (another activation, the followers) by blocks of channels.
+                if (!poolInside && (!rectify && Layer.Activation != Activation.Linear || pass.Followers.Count > 0))
+                    pass.Pool.Run(channelBlockWork, pass.Batch * channelBlocks);
                 return;
             }
             pass.Pool.Run(forwardWork, Groups(pass.Batch));
@@ -489,6 +495,16 @@ public sealed class Conv2D : Layer
         {
             int first = block * rowsPerBlock, end = Math.Min(Winograd.OutputRows(tiles, poolInside), first + rowsPerBlock);
             Winograd.FinishOutput(Layer.Bias, poolInside ? PooledOutputOf(n) : OutputOf(n, n), Scratch(n), tiles, first, end, rectify: rectify, pool: poolInside);
+        }
+
+        // One block of image n's output channels, once its rows are done: the activation if the output transform did not
+        // take it, then the followers.
+        private void FinishChannelBlock(int n, int block)
+        {
+            int first = block * channelsPerBlock, end = Math.Min(Shape.Filters, first + channelsPerBlock), area = Shape.Window.OutputArea;
+            Span<float> y = OutputOf(n, n);
+            if (!rectify) Layer.Activation.Forward(y[(first * area)..(end * area)], (end - first) * area);
+            RunFollowers(n, n, y, first, end);
         }
 
         // Each image in turn: dZ, Ĝ, its share of the group's Z, and dX from the same Ĝ.
