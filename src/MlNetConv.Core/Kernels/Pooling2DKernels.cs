@@ -60,10 +60,62 @@ internal static class Pooling2DKernels
     private static void MaxForwardTwoByTwo<TOps, TVec>(ref float x, ref float y, ref int argMax, bool keepIndices, int channels, in Window2D window)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
+        var body = new ForwardRegister<TOps, TVec>(window.Columns.Input, keepIndices);
+        ForEachRegister<TOps, TVec, ForwardRegister<TOps, TVec>>(ref body, ref x, ref y, ref argMax, channels, window);
+    }
+
+    private readonly struct ForwardRegister<TOps, TVec>(int inWidth, bool keepIndices) : IWindowRegister
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        private readonly WindowLanes<TOps, TVec> lanes = new(inWidth);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Run(ref float x, ref float y, ref int argMax, int top, int output)
+        {
+            int w = TOps.Count;
+            ref float t = ref Unsafe.Add(ref x, top);
+            ref float b = ref Unsafe.Add(ref t, inWidth);
+            TVec t0 = TOps.Load(ref t), t1 = TOps.Load(ref Unsafe.Add(ref t, w));
+            TVec b0 = TOps.Load(ref b), b1 = TOps.Load(ref Unsafe.Add(ref b, w));
+            TVec topLeft = TOps.Even(t0, t1), topRight = TOps.Odd(t0, t1), bottomLeft = TOps.Even(b0, b1), bottomRight = TOps.Odd(b0, b1);
+            if (!keepIndices)
+            {
+                TOps.Store(WindowMax<TOps, TVec>(topLeft, topRight, bottomLeft, bottomRight), ref Unsafe.Add(ref y, output));
+                return;
+            }
+            TVec value = topLeft, offset = TOps.Zero;
+            Take<TOps, TVec>(topRight, lanes.Right, ref value, ref offset);
+            Take<TOps, TVec>(bottomLeft, lanes.Below, ref value, ref offset);
+            Take<TOps, TVec>(bottomRight, lanes.BelowRight, ref value, ref offset);
+            TOps.Store(value, ref Unsafe.Add(ref y, output));
+            TOps.StoreInt32(TOps.Add(TOps.Add(TOps.Broadcast(top), lanes.PairStarts), offset), ref Unsafe.Add(ref argMax, output));
+        }
+    }
+
+    // Per lane of a register of 2×2 windows, in input indices: where its window starts from the first one's top-left
+    // input (0, 2, 4, …), and the window's other three inputs from its top-left one.
+    private readonly struct WindowLanes<TOps, TVec>(int inWidth)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        public readonly TVec PairStarts = TOps.Add(TOps.Indices, TOps.Indices);
+        public readonly TVec Right = TOps.Broadcast(1), Below = TOps.Broadcast(inWidth), BelowRight = TOps.Broadcast(inWidth + 1);
+    }
+
+    // One register of 2×2 windows: `top` indexes the first window's top-left input in the input-sized span, `output`
+    // its output in the output-sized ones.
+    private interface IWindowRegister
+    {
+        void Run(ref float inputs, ref float outputs, ref int argMax, int top, int output);
+    }
+
+    // The 2×2 windows at stride 2 a register at a time, channel by channel and row by row of windows; a row's last
+    // register overlaps the one before instead of running past the row.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void ForEachRegister<TOps, TVec, TBody>(ref TBody body, ref float inputs, ref float outputs, ref int argMax, int channels, in Window2D window)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct where TBody : struct, IWindowRegister
+    {
         int w = TOps.Count, inWidth = window.Columns.Input, outWidth = window.Columns.Output;
         int inArea = window.InputArea, outArea = window.OutputArea;
-        TVec pairStarts = TOps.Add(TOps.Indices, TOps.Indices);
-        TVec right = TOps.Broadcast(1), below = TOps.Broadcast(inWidth), belowRight = TOps.Broadcast(inWidth + 1);
         for (int c = 0; c < channels; c++)
             for (int oy = 0; oy < window.Rows.Output; oy++)
             {
@@ -71,25 +123,7 @@ internal static class Pooling2DKernels
                 for (int ox = 0; ; ox += w)
                 {
                     if (ox > outWidth - w) ox = outWidth - w;
-                    int top = rowStart + 2 * ox;
-                    ref float t = ref Unsafe.Add(ref x, top);
-                    ref float b = ref Unsafe.Add(ref t, inWidth);
-                    TVec t0 = TOps.Load(ref t), t1 = TOps.Load(ref Unsafe.Add(ref t, w));
-                    TVec b0 = TOps.Load(ref b), b1 = TOps.Load(ref Unsafe.Add(ref b, w));
-                    TVec topLeft = TOps.Even(t0, t1), topRight = TOps.Odd(t0, t1), bottomLeft = TOps.Even(b0, b1), bottomRight = TOps.Odd(b0, b1);
-                    if (!keepIndices)
-                    {
-                        TOps.Store(WindowMax<TOps, TVec>(topLeft, topRight, bottomLeft, bottomRight), ref Unsafe.Add(ref y, o + ox));
-                    }
-                    else
-                    {
-                        TVec value = topLeft, offset = TOps.Zero;
-                        Take<TOps, TVec>(topRight, right, ref value, ref offset);
-                        Take<TOps, TVec>(bottomLeft, below, ref value, ref offset);
-                        Take<TOps, TVec>(bottomRight, belowRight, ref value, ref offset);
-                        TOps.Store(value, ref Unsafe.Add(ref y, o + ox));
-                        TOps.StoreInt32(TOps.Add(TOps.Add(TOps.Broadcast(top), pairStarts), offset), ref Unsafe.Add(ref argMax, o + ox));
-                    }
+                    body.Run(ref inputs, ref outputs, ref argMax, rowStart + 2 * ox, o + ox);
                     if (ox + w >= outWidth) break;
                 }
             }
@@ -166,32 +200,31 @@ internal static class Pooling2DKernels
     private static void MaxBackwardTwoByTwo<TOps, TVec>(ref float dy, ref int argMax, ref float dx, int channels, in Window2D window)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
-        int w = TOps.Count, inWidth = window.Columns.Input, outWidth = window.Columns.Output;
-        int inArea = window.InputArea, outArea = window.OutputArea;
-        TVec pairStarts = TOps.Add(TOps.Indices, TOps.Indices);
-        TVec one = TOps.Broadcast(1), below = TOps.Broadcast(inWidth), belowRight = TOps.Broadcast(inWidth + 1);
-        for (int c = 0; c < channels; c++)
-            for (int oy = 0; oy < window.Rows.Output; oy++)
-            {
-                int rowStart = c * inArea + 2 * oy * inWidth, o = c * outArea + oy * outWidth;
-                for (int ox = 0; ; ox += w)
-                {
-                    if (ox > outWidth - w) ox = outWidth - w;
-                    int top = rowStart + 2 * ox;
-                    TVec gradient = TOps.Load(ref Unsafe.Add(ref dy, o + ox)), winner = TOps.LoadInt32(ref Unsafe.Add(ref argMax, o + ox));
-                    TVec topLeft = TOps.Add(TOps.Broadcast(top), pairStarts);
-                    TVec a = Routed(winner, topLeft, gradient), b = Routed(winner, TOps.Add(topLeft, one), gradient);
-                    TVec d = Routed(winner, TOps.Add(topLeft, below), gradient), e = Routed(winner, TOps.Add(topLeft, belowRight), gradient);
-                    ref float t = ref Unsafe.Add(ref dx, top);
-                    TOps.Store(TOps.ZipLow(a, b), ref t);
-                    TOps.Store(TOps.ZipHigh(a, b), ref Unsafe.Add(ref t, w));
-                    TOps.Store(TOps.ZipLow(d, e), ref Unsafe.Add(ref t, inWidth));
-                    TOps.Store(TOps.ZipHigh(d, e), ref Unsafe.Add(ref t, inWidth + w));
-                    if (ox + w >= outWidth) break;
-                }
-            }
+        var body = new BackwardRegister<TOps, TVec>(window.Columns.Input);
+        ForEachRegister<TOps, TVec, BackwardRegister<TOps, TVec>>(ref body, ref dx, ref dy, ref argMax, channels, window);
+    }
 
-        static TVec Routed(TVec winner, TVec index, TVec gradient) => TOps.Add(TOps.Zero, TOps.Select(TOps.Equal(winner, index), gradient, TOps.Zero));
+    private readonly struct BackwardRegister<TOps, TVec>(int inWidth) : IWindowRegister
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        private readonly WindowLanes<TOps, TVec> lanes = new(inWidth);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Run(ref float dx, ref float dy, ref int argMax, int top, int output)
+        {
+            int w = TOps.Count;
+            TVec gradient = TOps.Load(ref Unsafe.Add(ref dy, output)), winner = TOps.LoadInt32(ref Unsafe.Add(ref argMax, output));
+            TVec topLeft = TOps.Add(TOps.Broadcast(top), lanes.PairStarts);
+            TVec a = Routed(winner, topLeft, gradient), b = Routed(winner, TOps.Add(topLeft, lanes.Right), gradient);
+            TVec d = Routed(winner, TOps.Add(topLeft, lanes.Below), gradient), e = Routed(winner, TOps.Add(topLeft, lanes.BelowRight), gradient);
+            ref float t = ref Unsafe.Add(ref dx, top);
+            TOps.Store(TOps.ZipLow(a, b), ref t);
+            TOps.Store(TOps.ZipHigh(a, b), ref Unsafe.Add(ref t, w));
+            TOps.Store(TOps.ZipLow(d, e), ref Unsafe.Add(ref t, inWidth));
+            TOps.Store(TOps.ZipHigh(d, e), ref Unsafe.Add(ref t, inWidth + w));
+        }
+
+        private static TVec Routed(TVec winner, TVec index, TVec gradient) => TOps.Add(TOps.Zero, TOps.Select(TOps.Equal(winner, index), gradient, TOps.Zero));
     }
 
     /// <summary>y = mean over the in-image positions of each window.</summary>
