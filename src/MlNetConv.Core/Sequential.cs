@@ -380,10 +380,15 @@ public sealed class Sequential
             if (!training && layers[i].LeadsImageByImage)
                 while (i + followers + 1 < layers.Count && i + followers + 1 <= lastLayer && layers[i + followers + 1].InfersImageByImage) followers++;
             pass.Followers = new ArraySegment<LayerPass>(ws.Passes, i + 1, followers);
+            foreach (LayerPass follower in pass.Followers)
+            {
+                follower.Batch = n;
+                follower.Layer.BeginImageByImage(follower);
+            }
             long started = Stopwatch.GetTimestamp();
             layers[i].ForwardPass(pass);
             if (ticks is not null) ticks[i] += Stopwatch.GetTimestamp() - started;
-            for (; followers > 0; followers--) ws.Passes[++i].Batch = n;
+            i += followers;
         }
     }
 

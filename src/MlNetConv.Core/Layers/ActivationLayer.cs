@@ -54,7 +54,7 @@ public sealed class ActivationLayer : Layer
 
     internal override bool InfersImageByImage => Activation != Activation.Softmax; // softmax needs whole rows
 
-    internal override void InferImage(ReadOnlySpan<float> x, Span<float> y, int first, int end)
+    internal override void InferImage(LayerPass pass, ReadOnlySpan<float> x, Span<float> y, int first, int end)
     {
         int area = InputShape.Size / InputShape.Channels;
         Span<float> target = y[(first * area)..(end * area)];

@@ -106,19 +106,24 @@ public sealed class BatchNormalization : Layer
 
     internal override bool InfersImageByImage => true;
 
-    internal override void InferImage(ReadOnlySpan<float> x, Span<float> y, int first, int end)
+    // The moving statistics' scale and shift per channel, once per batch.
+    internal override void BeginImageByImage(LayerPass pass)
     {
-        for (int c = first; c < end; c++)
-        {
-            var (scale, shift) = Affine(c, State[c], State[Channels + c]);
-            BatchNormKernels.Normalize(x, y, 1, Channels, Area, c, scale, shift);
-        }
+        var buffers = (Buffers)pass.Buffers!;
+        for (int c = 0; c < Channels; c++)
+            (buffers.Scales[c], buffers.Shifts[c]) = Affine(c, State[c], InverseStd(State[Channels + c]));
     }
 
-    // Channel c as y = x·scale + shift, from the statistics μ and σ² (the batch's in training, the moving ones otherwise).
-    private (float Scale, float Shift) Affine(int c, float mean, float variance)
+    internal override void InferImage(LayerPass pass, ReadOnlySpan<float> x, Span<float> y, int first, int end)
     {
-        float scale = GammaAt(c) * InverseStd(variance);
+        var buffers = (Buffers)pass.Buffers!;
+        for (int c = first; c < end; c++) BatchNormKernels.Normalize(x, y, 1, Channels, Area, c, buffers.Scales[c], buffers.Shifts[c]);
+    }
+
+    // Channel c as y = x·scale + shift, from the statistics μ and 1/√(σ² + ε) (the batch's in training, the moving ones otherwise).
+    private (float Scale, float Shift) Affine(int c, float mean, float inverseStd)
+    {
+        float scale = GammaAt(c) * inverseStd;
         return (scale, BetaAt(c) - mean * scale);
     }
 
@@ -173,11 +178,18 @@ public sealed class BatchNormalization : Layer
         {
             this.layer = layer;
             if (training) (mean, inverseStd) = (new float[layer.Channels], new float[layer.Channels]);
+            else (Scales, Shifts) = (new float[layer.Channels], new float[layer.Channels]);
             ForwardWork = new Work<Buffers>(this, static (b, c) => b.Forward(c));
             BackwardWork = new Work<Buffers>(this, static (b, c) => b.Backward(c));
         }
 
         public IParallelWork ForwardWork { get; }
+
+        /// <summary>Inference run image by image: each channel's scale (<see cref="BeginImageByImage"/>).</summary>
+        public float[] Scales { get; } = null!;
+
+        /// <summary>Inference run image by image: each channel's shift.</summary>
+        public float[] Shifts { get; } = null!;
 
         public IParallelWork BackwardWork { get; }
 
@@ -202,12 +214,13 @@ public sealed class BatchNormalization : Layer
             }
             else
                 (mu, variance) = (l.State[c], l.State[channels + c]);
+            float inverse = l.InverseStd(variance);
             if (mean is not null)
             {
                 mean[c] = mu;
-                inverseStd![c] = l.InverseStd(variance);
+                inverseStd![c] = inverse;
             }
-            var (scale, shift) = l.Affine(c, mu, variance);
+            var (scale, shift) = l.Affine(c, mu, inverse);
             BatchNormKernels.Normalize(pass.Input, pass.Output, batch, channels, area, c, scale, shift);
         }
 

@@ -175,7 +175,7 @@ public sealed class Conv2D : Layer
                 Layer follower = followers[i].Layer;
                 int size = follower.OutputShape.Size;
                 output = followers[i].Output.AsSpan((i == followers.Count - 1 ? n : chunk) * size, size);
-                follower.InferImage(y, output, first, end);
+                follower.InferImage(followers[i], y, output, first, end);
                 y = output;
             }
             return output;
@@ -389,6 +389,7 @@ public sealed class Conv2D : Layer
             ConvShape s = layer.shape;
             tiles = WinogradTiles.Of(s);
             kernels = new float[tiles.KernelSize];
+            // Inference keeps V and scratch per group, or per image when fewer images than threads split (at most threads − 1).
             int groups = (capacity + GroupSize - 1) / GroupSize, slots = Math.Max(groups, Math.Min(capacity, threads - 1));
             inputTransforms = new float[(long)(training ? capacity : slots) * tiles.InputTransformSize];
             // Backward, a group's scratch holds Ĝ of the image in hand, and after it dY's plane or the input gradient's
@@ -409,7 +410,11 @@ public sealed class Conv2D : Layer
             pointWork = new Work<WinogradBuffers>(this, static (b, item) =>
                 Winograd.MultiplyPoint(b.InputTransform(item / WinogradTiles.Points), b.kernels, b.Scratch(item / WinogradTiles.Points), b.tiles, item % WinogradTiles.Points));
             rowBlockWork = new Work<WinogradBuffers>(this, static (b, item) => b.FinishRowBlock(item / b.rowBlocks, item % b.rowBlocks));
-            channelBlockWork = new Work<WinogradBuffers>(this, static (b, item) => b.FinishChannelBlock(item / b.channelBlocks, item % b.channelBlocks));
+            channelBlockWork = new Work<WinogradBuffers>(this, static (b, item) =>
+            {
+                int n = item / b.channelBlocks, first = item % b.channelBlocks * b.channelsPerBlock;
+                b.FinishChannels(n, n, first, Math.Min(b.Shape.Filters, first + b.channelsPerBlock));
+            });
             channelsPerBlock = BlockSize(s.Filters, 1);
             channelBlocks = (s.Filters + channelsPerBlock - 1) / channelsPerBlock;
             backwardWork = new Work<WinogradBuffers>(this, static (b, group) => b.BackwardGroup(group));
@@ -476,10 +481,8 @@ public sealed class Conv2D : Layer
                     Winograd.Correlate(v, kernels, Layer.Bias, PooledOutputOf(n), Scratch(group), tiles, rectify: rectify, pool: true);
                     continue;
                 }
-                Span<float> y = OutputOf(n, group);
-                Winograd.Correlate(v, kernels, Layer.Bias, y, Scratch(group), tiles, rectify: rectify);
-                if (!rectify) Layer.Activation.Forward(y, s.OutputSize);
-                RunFollowers(n, group, y);
+                Winograd.Correlate(v, kernels, Layer.Bias, OutputOf(n, group), Scratch(group), tiles, rectify: rectify);
+                FinishChannels(n, group, 0, s.Filters);
             }
         }
 
@@ -497,14 +500,14 @@ public sealed class Conv2D : Layer
             Winograd.FinishOutput(Layer.Bias, poolInside ? PooledOutputOf(n) : OutputOf(n, n), Scratch(n), tiles, first, end, rectify: rectify, pool: poolInside);
         }
 
-        // One block of image n's output channels, once its rows are done: the activation if the output transform did not
-        // take it, then the followers.
-        private void FinishChannelBlock(int n, int block)
+        // Channels [first, end) of image n's output (at the place of `chunk`), once the output transform has made them:
+        // the activation if the transform did not take it, then the followers.
+        private void FinishChannels(int n, int chunk, int first, int end)
         {
-            int first = block * channelsPerBlock, end = Math.Min(Shape.Filters, first + channelsPerBlock), area = Shape.Window.OutputArea;
-            Span<float> y = OutputOf(n, n);
+            int area = Shape.Window.OutputArea;
+            Span<float> y = OutputOf(n, chunk);
             if (!rectify) Layer.Activation.Forward(y[(first * area)..(end * area)], (end - first) * area);
-            RunFollowers(n, n, y, first, end);
+            RunFollowers(n, chunk, y, first, end);
         }
 
         // Each image in turn: dZ, Ĝ, its share of the group's Z, and dX from the same Ĝ.

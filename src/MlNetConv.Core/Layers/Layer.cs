@@ -160,10 +160,17 @@ public abstract partial class Layer
     internal virtual bool InfersImageByImage => false;
 
     /// <summary>
-    /// Channels [first, end) of one image's inference output <paramref name="y"/> from its input <paramref name="x"/>
-    /// (each a whole image), the same bits as the layer's own pass over the batch.
+    /// Once per batch, before the leading layer's pass runs this layer image by image: what is the same for every image
+    /// (normalization's scale and shift per channel), made once into <paramref name="pass"/>'s buffers.
     /// </summary>
-    internal virtual void InferImage(ReadOnlySpan<float> x, Span<float> y, int first, int end) =>
+    internal virtual void BeginImageByImage(LayerPass pass) { }
+
+    /// <summary>
+    /// Channels [first, end) of one image's inference output <paramref name="y"/> from its input <paramref name="x"/>
+    /// (each a whole image), the same bits as the layer's own pass over the batch; <paramref name="pass"/> is this
+    /// layer's, after <see cref="BeginImageByImage"/>.
+    /// </summary>
+    internal virtual void InferImage(LayerPass pass, ReadOnlySpan<float> x, Span<float> y, int first, int end) =>
         throw new NotSupportedException($"{Describe()} does not work image by image.");
 
     /// <summary>Fills <see cref="LayerPass.ParameterGradients"/> and, when <see cref="LayerPass.InputGradient"/> is set, dX.</summary>

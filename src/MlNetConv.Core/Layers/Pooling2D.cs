@@ -66,7 +66,7 @@ public abstract class Pooling2D : Layer
 
     internal override bool InfersImageByImage => true;
 
-    internal override void InferImage(ReadOnlySpan<float> x, Span<float> y, int first, int end)
+    internal override void InferImage(LayerPass pass, ReadOnlySpan<float> x, Span<float> y, int first, int end)
     {
         int inArea = Window.InputArea, outArea = Window.OutputArea;
         ForwardImage(x[(first * inArea)..(end * inArea)], y[(first * outArea)..(end * outArea)], default, end - first);
