@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
+using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace MlNetConv.Core.Kernels;
 
@@ -41,9 +43,13 @@ internal static class BatchNormKernels
         }
     }
 
-    /// <summary>y = x·scale + shift on channel c, with scale = γ/√(σ² + ε) and shift = β − μ·scale.</summary>
+    /// <summary>
+    /// y = x·scale + shift on channel c, with scale = γ/√(σ² + ε) and shift = β − μ·scale; then, with <paramref name="relu"/>
+    /// (a ReLU fused after the normalization), max(y, 0), each image's values while they are in cache.
+    /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Normalize(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int area, int c, float scale, float shift)
+    public static void Normalize(ReadOnlySpan<float> x, Span<float> y, int batch, int channels, int area, int c, float scale, float shift,
+        bool relu = false)
     {
         for (int n = 0; n < batch; n++)
         {
@@ -51,6 +57,7 @@ internal static class BatchNormKernels
             Span<float> result = y.Slice(start, area);
             TensorPrimitives.Multiply(x.Slice(start, area), scale, result);
             TensorPrimitives.Add(result, shift, result);
+            if (relu) Activations.Relu(result);
         }
     }
 
@@ -58,18 +65,29 @@ internal static class BatchNormKernels
     /// Channel c's backward pass given μ and 1/√(σ² + ε) of the forward pass: returns (dγ, dβ) and, unless
     /// <paramref name="dx"/> is empty, writes dx. <paramref name="batchStatistics"/>: the forward pass used the batch's own
     /// statistics (training), so they depend on x too; otherwise they were constants (inference).
+    /// With <paramref name="reluOutput"/>, the output of a ReLU fused after the normalization, <paramref name="dy"/> is that
+    /// ReLU's output gradient, and the normalization's own is dy where the ReLU's output is positive, 0 elsewhere: made per
+    /// image in scratch for the sums, and inside the pass that writes dx, so it never goes through memory.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static (float DGamma, float DBeta) Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, int batch, int channels,
-        int area, int c, float mean, float inverseStd, float gamma, bool batchStatistics)
+        int area, int c, float mean, float inverseStd, float gamma, bool batchStatistics, ReadOnlySpan<float> reluOutput = default)
     {
         double sumDy = 0, sumDyX = 0;
+        float[]? scratch = reluOutput.IsEmpty ? null : ArrayPool<float>.Shared.Rent(area);
         for (int n = 0; n < batch; n++)
         {
             int start = (n * channels + c) * area;
-            sumDy += TensorPrimitives.Sum(dy.Slice(start, area));
-            sumDyX += TensorPrimitives.Dot(dy.Slice(start, area), x.Slice(start, area));
+            ReadOnlySpan<float> gradient = dy.Slice(start, area);
+            if (scratch is not null)
+            {
+                Activations.ReluBackward(reluOutput.Slice(start, area), gradient, scratch.AsSpan(0, area));
+                gradient = scratch.AsSpan(0, area);
+            }
+            sumDy += TensorPrimitives.Sum(gradient);
+            sumDyX += TensorPrimitives.Dot(gradient, x.Slice(start, area));
         }
+        if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
         // Σ dy·x̂ = (Σ dy·x − μ·Σ dy)/σ
         float dBeta = (float)sumDy, dGamma = (float)((sumDyX - mean * sumDy) * inverseStd);
         if (dx.IsEmpty) return (dGamma, dBeta);
@@ -81,11 +99,54 @@ internal static class BatchNormKernels
         for (int n = 0; n < batch; n++)
         {
             int start = (n * channels + c) * area;
-            Span<float> d = dx.Slice(start, area);
-            TensorPrimitives.Multiply(x.Slice(start, area), p, d);
-            TensorPrimitives.Add(d, q, d);
-            TensorPrimitives.MultiplyAdd(dy.Slice(start, area), k, d, d);
+            InputGradient(x.Slice(start, area), dy.Slice(start, area), reluOutput.IsEmpty ? default : reluOutput.Slice(start, area),
+                dx.Slice(start, area), p, q, k);
         }
         return (dGamma, dBeta);
+    }
+
+    /// <summary>
+    /// dx = (x·p + q) + dy·k over one image's values of a channel, every product and sum rounded on its own (the bits of
+    /// TensorPrimitives' Multiply, Add and MultiplyAdd one after the other, <see cref="Reference.BatchNormReference.InputGradient"/>)
+    /// in one pass; with <paramref name="reluOutput"/>, dy counts only where the ReLU's output is positive.
+    /// </summary>
+    public static void InputGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, ReadOnlySpan<float> reluOutput, Span<float> dx,
+        float p, float q, float k, SimdWidth width = 0)
+    {
+        int n = dx.Length;
+        if (x.Length != n || dy.Length != n || !(reluOutput.IsEmpty || reluOutput.Length == n))
+            throw new ArgumentException($"The normalization's input gradient needs equal lengths; dx {n}, x {x.Length}, dy {dy.Length}, ReLU output {reluOutput.Length}.");
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float rdy = ref MemoryMarshal.GetReference(dy);
+        ref float rdx = ref MemoryMarshal.GetReference(dx);
+        bool relu = !reluOutput.IsEmpty;
+        ref float ra = ref relu ? ref MemoryMarshal.GetReference(reluOutput) : ref rdy;
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: InputGradient<Float512, Vector512<float>>(ref rx, ref rdy, ref ra, ref rdx, n, p, q, k, relu); break;
+            case SimdWidth.Vector256: InputGradient<Float256, Vector256<float>>(ref rx, ref rdy, ref ra, ref rdx, n, p, q, k, relu); break;
+            case SimdWidth.Vector128: InputGradient<Float128, Vector128<float>>(ref rx, ref rdy, ref ra, ref rdx, n, p, q, k, relu); break;
+            default: InputGradient<Float1, float>(ref rx, ref rdy, ref ra, ref rdx, n, p, q, k, relu); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InputGradient<TOps, TVec>(ref float x, ref float dy, ref float a, ref float dx, int n, float p, float q, float k, bool relu)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        TVec vp = TOps.Broadcast(p), vq = TOps.Broadcast(q), vk = TOps.Broadcast(k);
+        int w = TOps.Count, i = 0;
+        for (; i + w <= n; i += w)
+        {
+            TVec gradient = TOps.Load(ref Unsafe.Add(ref dy, i));
+            if (relu) gradient = TOps.Select(TOps.GreaterThanZero(TOps.Load(ref Unsafe.Add(ref a, i))), gradient, TOps.Zero);
+            TVec shifted = TOps.Add(TOps.Multiply(TOps.Load(ref Unsafe.Add(ref x, i)), vp), vq);
+            TOps.Store(TOps.Add(TOps.Multiply(gradient, vk), shifted), ref Unsafe.Add(ref dx, i));
+        }
+        for (; i < n; i++)
+        {
+            float gradient = relu && !(Unsafe.Add(ref a, i) > 0) ? 0f : Unsafe.Add(ref dy, i);
+            Unsafe.Add(ref dx, i) = gradient * k + (Unsafe.Add(ref x, i) * p + q);
+        }
     }
 }

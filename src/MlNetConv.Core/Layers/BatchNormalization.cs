@@ -104,6 +104,10 @@ public sealed class BatchNormalization : Layer
 
     internal override LayerBuffers CreateBuffers(int capacity, bool training, int threads) => new Buffers(this, training);
 
+    // Normalization then ReLU is two passes over a block's whole output; fused, each value goes through memory once each
+    // way. Not on flat inputs: there each channel's values are single numbers, one call each, and the pass is small anyway.
+    internal override bool FusesActivationInTraining => InputShape.Rank == 3;
+
     internal override bool InfersImageByImage => true;
 
     // The moving statistics' scale and shift per channel, once per batch.
@@ -193,6 +197,9 @@ public sealed class BatchNormalization : Layer
 
         public IParallelWork BackwardWork { get; }
 
+        // The fused activation layer is a ReLU or the identity (Workspace), the identity needing nothing.
+        private static bool IsRelu(LayerPass fused) => ((ActivationLayer)fused.Layer).Activation == Activation.Relu;
+
         public Buffers Bind(LayerPass current)
         {
             pass = current;
@@ -221,15 +228,20 @@ public sealed class BatchNormalization : Layer
                 inverseStd![c] = inverse;
             }
             var (scale, shift) = l.Affine(c, mu, inverse);
-            BatchNormKernels.Normalize(pass.Input, pass.Output, batch, channels, area, c, scale, shift);
+            if (pass.Training && pass.FusedActivation is { } fused)
+                BatchNormKernels.Normalize(pass.Input, fused.Output, batch, channels, area, c, scale, shift, relu: IsRelu(fused));
+            else
+                BatchNormKernels.Normalize(pass.Input, pass.Output, batch, channels, area, c, scale, shift);
         }
 
         private void Backward(int c)
         {
             BatchNormalization l = layer;
             int channels = l.Channels;
-            var (dGamma, dBeta) = BatchNormKernels.Backward(pass.Input, pass.OutputGradient, pass.InputGradient ?? default,
-                pass.Batch, channels, l.Area, c, mean![c], inverseStd![c], l.GammaAt(c), batchStatistics: pass.Training);
+            LayerPass? fused = pass.FusedActivation;
+            var (dGamma, dBeta) = BatchNormKernels.Backward(pass.Input, (fused ?? pass).OutputGradient, pass.InputGradient ?? default,
+                pass.Batch, channels, l.Area, c, mean![c], inverseStd![c], l.GammaAt(c), batchStatistics: pass.Training,
+                reluOutput: fused is not null && IsRelu(fused) ? fused.Output : default);
             ArraySegment<float> gradients = pass.ParameterGradients;
             if (l.Scale) gradients[c] = dGamma;
             if (l.Center) gradients[(l.Scale ? channels : 0) + c] = dBeta;

@@ -173,6 +173,12 @@ public abstract partial class Layer
     internal virtual void InferImage(LayerPass pass, ReadOnlySpan<float> x, Span<float> y, int first, int end) =>
         throw new NotSupportedException($"{Describe()} does not work image by image.");
 
+    /// <summary>
+    /// Whether, in training, this layer's passes can also compute an <see cref="ActivationLayer"/> right after it
+    /// (<see cref="LayerPass.FusedActivation"/>), saving that layer's own passes over the batch.
+    /// </summary>
+    internal virtual bool FusesActivationInTraining => false;
+
     /// <summary>Fills <see cref="LayerPass.ParameterGradients"/> and, when <see cref="LayerPass.InputGradient"/> is set, dX.</summary>
     internal abstract void BackwardPass(LayerPass pass);
 
@@ -254,6 +260,15 @@ internal sealed class LayerPass
     /// then hold only scratch: each chunk of work uses the place of its own first image.
     /// </summary>
     public ArraySegment<LayerPass> Followers { get; set; }
+
+    /// <summary>
+    /// Training only, set by the workspace when this layer <see cref="Layer.FusesActivationInTraining"/> and an
+    /// <see cref="ActivationLayer"/> of ReLU (or the identity) follows it: that layer's pass. This layer's forward pass then writes the
+    /// activation of its output into that pass's output, and its backward pass starts from that pass's output gradient,
+    /// taking it through the activation itself; the activation layer's own passes are skipped, and this layer's output
+    /// and output gradient are not used. The same bits as the two passes, with fewer trips through memory each way.
+    /// </summary>
+    public LayerPass? FusedActivation { get; set; }
 
     /// <summary>The model's training random stream (dropout masks), used on the calling thread only.</summary>
     public Random? Random { get; set; }

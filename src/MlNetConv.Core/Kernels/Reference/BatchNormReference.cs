@@ -6,6 +6,20 @@ namespace MlNetConv.Core.Kernels.Reference;
 /// </summary>
 internal static class BatchNormReference
 {
+    /// <summary>
+    /// <see cref="BatchNormKernels.InputGradient"/> as the passes it replaced: d = x·p, d = d + q, dx = dy·k + d (TensorPrimitives,
+    /// each rounded on its own), dy first through a fused ReLU's backward pass when its output is given.
+    /// </summary>
+    public static void InputGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, ReadOnlySpan<float> reluOutput, Span<float> dx,
+        float p, float q, float k)
+    {
+        float[] gradient = dy.ToArray();
+        if (!reluOutput.IsEmpty) Activations.ReluBackward(reluOutput, dy, gradient);
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x, p, dx);
+        System.Numerics.Tensors.TensorPrimitives.Add(dx, q, dx);
+        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(gradient, k, dx, dx);
+    }
+
     /// <summary>Training forward: the batch's μ and σ² (biased), then y = γ·(x − μ)/√(σ² + ε) + β.</summary>
     public static void ForwardTraining(ReadOnlySpan<float> x, Span<float> y, ReadOnlySpan<float> gamma, ReadOnlySpan<float> beta,
         Span<float> mean, Span<float> variance, int batch, int channels, int area, float epsilon)
