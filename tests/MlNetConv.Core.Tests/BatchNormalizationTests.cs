@@ -69,6 +69,32 @@ public class BatchNormalizationTests
         }
     }
 
+    /// <summary>Normalizing (and a fused ReLU) in one pass has the bits of the passes it replaced, ±0 and NaN included.</summary>
+    [Theory]
+    [InlineData(1)]
+    [InlineData(15)]
+    [InlineData(37)]
+    [InlineData(196)]
+    [InlineData(784)]
+    public void TheAffineInOnePassHasTheBitsOfThePassesItReplaced(int length)
+    {
+        float[] x = TestData.Random(length, 41, 3f);
+        // ±0.5 give y = 0 (0.5·0.5 against the shift ∓0.25), ±0 with a shift of −0 give y = ±0, and a NaN stays a NaN.
+        for (int i = 0; i < length; i += 3) x[i] = (i / 3 % 5) switch { 0 => 0.5f, 1 => -0.5f, 2 => -0f, 3 => 0f, _ => float.NaN };
+        foreach (bool relu in new[] { false, true })
+            foreach (float shift in new[] { 0.25f, -0.25f, -0f })
+            {
+                var expected = new float[length];
+                BatchNormReference.Affine(x, expected, shift == 0.25f ? -0.5f : 0.5f, shift, relu);
+                foreach (SimdWidth width in new[] { SimdWidth.Vector512, SimdWidth.Vector256, SimdWidth.Vector128, SimdWidth.Scalar })
+                {
+                    var y = new float[length];
+                    BatchNormKernels.Affine(x, y, shift == 0.25f ? -0.5f : 0.5f, shift, relu, width);
+                    Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(y)), $"{width}, ReLU {relu}, shift {shift}, length {length}");
+                }
+            }
+    }
+
     [Fact]
     public void TrainingMovesTheMovingStatisticsAndPredictionUsesThem()
     {

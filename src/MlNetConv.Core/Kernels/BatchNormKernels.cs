@@ -54,10 +54,45 @@ internal static class BatchNormKernels
         for (int n = 0; n < batch; n++)
         {
             int start = (n * channels + c) * area;
-            Span<float> result = y.Slice(start, area);
-            TensorPrimitives.Multiply(x.Slice(start, area), scale, result);
-            TensorPrimitives.Add(result, shift, result);
-            if (relu) Activations.Relu(result);
+            Affine(x.Slice(start, area), y.Slice(start, area), scale, shift, relu);
+        }
+    }
+
+    /// <summary>
+    /// y = x·scale + shift, the product and the sum each rounded, then with <paramref name="relu"/> max(y, 0), in one pass: the
+    /// bits of TensorPrimitives' Multiply, Add and Max one after the other (<see cref="Reference.BatchNormReference.Affine"/>).
+    /// </summary>
+    public static void Affine(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, bool relu, SimdWidth width = 0)
+    {
+        if (x.Length != y.Length) throw new ArgumentException($"The normalization needs equal lengths; x {x.Length}, y {y.Length}.");
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float ry = ref MemoryMarshal.GetReference(y);
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: Affine<Float512, Vector512<float>>(ref rx, ref ry, y.Length, scale, shift, relu); break;
+            case SimdWidth.Vector256: Affine<Float256, Vector256<float>>(ref rx, ref ry, y.Length, scale, shift, relu); break;
+            case SimdWidth.Vector128: Affine<Float128, Vector128<float>>(ref rx, ref ry, y.Length, scale, shift, relu); break;
+            default: Affine<Float1, float>(ref rx, ref ry, y.Length, scale, shift, relu); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void Affine<TOps, TVec>(ref float x, ref float y, int n, float scale, float shift, bool relu)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        TVec vScale = TOps.Broadcast(scale), vShift = TOps.Broadcast(shift);
+        int w = TOps.Count, i = 0;
+        for (; i + w <= n; i += w)
+        {
+            TVec value = TOps.Add(TOps.Multiply(TOps.Load(ref Unsafe.Add(ref x, i)), vScale), vShift);
+            // max(y, 0) as TensorPrimitives.Max: a NaN stays, −0 becomes +0.
+            if (relu) value = TOps.Select(TOps.Or(TOps.GreaterThanZero(value), TOps.IsNaN(value)), value, TOps.Zero);
+            TOps.Store(value, ref Unsafe.Add(ref y, i));
+        }
+        for (; i < n; i++)
+        {
+            float value = Unsafe.Add(ref x, i) * scale + shift;
+            Unsafe.Add(ref y, i) = relu && !(value > 0 || float.IsNaN(value)) ? 0f : value;
         }
     }
 

@@ -6,6 +6,14 @@ namespace MlNetConv.Core.Kernels.Reference;
 /// </summary>
 internal static class BatchNormReference
 {
+    /// <summary><see cref="BatchNormKernels.Affine"/> as the passes it replaced: y = x·scale, y = y + shift, then max(y, 0) (TensorPrimitives).</summary>
+    public static void Affine(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, bool relu)
+    {
+        System.Numerics.Tensors.TensorPrimitives.Multiply(x, scale, y);
+        System.Numerics.Tensors.TensorPrimitives.Add(y, shift, y);
+        if (relu) Activations.Relu(y);
+    }
+
     /// <summary>
     /// <see cref="BatchNormKernels.InputGradient"/> as the passes it replaced: d = x·p, d = d + q, dx = dy·k + d (TensorPrimitives,
     /// each rounded on its own), dy first through a fused ReLU's backward pass when its output is given.
