@@ -45,13 +45,14 @@ public class BatchNormalizationTests
         TestData.AssertClose(dxRef, dx, 2e-3f, "dx");
     }
 
+    // Lengths of one image's values of a channel: a tail alone, vector and tail, conv2's and conv1's areas.
+    public static TheoryData<int> OnePassLengths() => new() { 1, 15, 37, 196, 784 };
+
+    private static readonly SimdWidth[] Widths = [SimdWidth.Vector512, SimdWidth.Vector256, SimdWidth.Vector128, SimdWidth.Scalar];
+
     /// <summary>The input gradient's one pass has the bits of the three passes it replaced, on every SIMD width and tail.</summary>
     [Theory]
-    [InlineData(1)]
-    [InlineData(15)]
-    [InlineData(37)]
-    [InlineData(196)]
-    [InlineData(784)]
+    [MemberData(nameof(OnePassLengths))]
     public void TheInputGradientInOnePassHasTheBitsOfThePassesItReplaced(int length)
     {
         float[] x = TestData.Random(length, 31, 3f), dy = TestData.Random(length, 32), reluOutput = TestData.Random(length, 33);
@@ -60,7 +61,7 @@ public class BatchNormalizationTests
         {
             float[] expected = new float[length];
             BatchNormReference.InputGradient(x, dy, relu ? reluOutput : default, expected, -0.37f, 1.3f, 2.9f);
-            foreach (SimdWidth width in new[] { SimdWidth.Vector512, SimdWidth.Vector256, SimdWidth.Vector128, SimdWidth.Scalar })
+            foreach (SimdWidth width in Widths)
             {
                 var dx = new float[length];
                 BatchNormKernels.InputGradient(x, dy, relu ? reluOutput : default, dx, -0.37f, 1.3f, 2.9f, width);
@@ -71,11 +72,7 @@ public class BatchNormalizationTests
 
     /// <summary>Normalizing (and a fused ReLU) in one pass has the bits of the passes it replaced, ±0 and NaN included.</summary>
     [Theory]
-    [InlineData(1)]
-    [InlineData(15)]
-    [InlineData(37)]
-    [InlineData(196)]
-    [InlineData(784)]
+    [MemberData(nameof(OnePassLengths))]
     public void TheAffineInOnePassHasTheBitsOfThePassesItReplaced(int length)
     {
         float[] x = TestData.Random(length, 41, 3f);
@@ -86,7 +83,7 @@ public class BatchNormalizationTests
             {
                 var expected = new float[length];
                 BatchNormReference.Affine(x, expected, shift == 0.25f ? -0.5f : 0.5f, shift, relu);
-                foreach (SimdWidth width in new[] { SimdWidth.Vector512, SimdWidth.Vector256, SimdWidth.Vector128, SimdWidth.Scalar })
+                foreach (SimdWidth width in Widths)
                 {
                     var y = new float[length];
                     BatchNormKernels.Affine(x, y, shift == 0.25f ? -0.5f : 0.5f, shift, relu, width);
