@@ -8,7 +8,7 @@ namespace MlNetConv.Benchmarks;
 /// <summary>
 /// The modern preset's first block after its convolution, in training: BatchNormalization then ReLU on conv1's output
 /// (batch 32, 32 channels, 28×28), 2 threads, either as the model runs it (the normalization computing the ReLU:
-/// <see cref="LayerPass.FusedActivation"/>) or as two layers, each its own pass over the batch. The same bits either way.
+/// <see cref="LayerPass.Fused"/>) or as two layers, each its own pass over the batch. The same bits either way.
 /// </summary>
 public class NormalizationBenchmarks
 {
@@ -42,7 +42,7 @@ public class NormalizationBenchmarks
             Layer = normalization, Input = Fill(), Output = reluPass.Input, OutputGradient = reluPass.InputGradient,
             InputGradient = new float[Batch * shape.Size], ParameterGradients = new float[normalization.ParameterCount],
             Buffers = normalization.CreateBuffers(Batch, training: true, 2), Pool = pool, Batch = Batch, Training = true,
-            FusedActivation = Layers == "fused" ? reluPass : null,
+            Fused = Layers == "fused" ? reluPass : null,
         };
         Forward();
     }
@@ -51,13 +51,13 @@ public class NormalizationBenchmarks
     public void Forward()
     {
         normalization.ForwardPass(normalizationPass);
-        if (normalizationPass.FusedActivation is null) relu.ForwardPass(reluPass);
+        if (normalizationPass.Fused is null) relu.ForwardPass(reluPass);
     }
 
     [Benchmark]
     public void Backward()
     {
-        if (normalizationPass.FusedActivation is null) relu.BackwardPass(reluPass);
+        if (normalizationPass.Fused is null) relu.BackwardPass(reluPass);
         normalization.BackwardPass(normalizationPass);
     }
 }

@@ -389,10 +389,10 @@ public sealed class Sequential
             layers[i].ForwardPass(pass);
             if (ticks is not null) ticks[i] += Stopwatch.GetTimestamp() - started;
             i += followers;
-            // Training: the activation layer this one computed too (LayerPass.FusedActivation) is skipped.
-            if (training && pass.FusedActivation is { } fused)
+            // Training: the layer this one ran too (LayerPass.Fused) is skipped.
+            if (training && pass.Fused is { } fused)
             {
-                fused.Batch = n;
+                (fused.Batch, fused.Training, fused.Pool) = (n, true, pool);
                 i++;
             }
         }
@@ -402,8 +402,8 @@ public sealed class Sequential
     {
         for (int i = layers.Count - 1; i >= 0; i--)
         {
-            // An activation layer that the layer before it computes (LayerPass.FusedActivation) has no pass of its own.
-            if (i > 0 && ws.Passes[i - 1].FusedActivation == ws.Passes[i]) continue;
+            // A layer that the layer before it runs (LayerPass.Fused) has no pass of its own.
+            if (i > 0 && ws.Passes[i - 1].Fused == ws.Passes[i]) continue;
             long started = Stopwatch.GetTimestamp();
             layers[i].BackwardPass(ws.Passes[i]);
             if (ticks is not null) ticks[layers.Count + i] += Stopwatch.GetTimestamp() - started;

@@ -56,12 +56,10 @@ internal sealed class Workspace
             input = output;
             inputGradient = outputGradient;
         }
-        // Training: a normalization computes the ReLU layer after it too (LayerPass.FusedActivation). Only ReLU (and the
-        // identity): max(y, 0) has the same bits however the values are sliced, while TensorPrimitives' sigmoid and tanh
-        // take a scalar path on spans shorter than a vector, so one channel's values at a time could round differently.
+        // Training: a layer that can runs the next one too (LayerPass.Fused), unless that one is already run by its own predecessor.
         for (int i = 0; training && i + 1 < layers.Count; i++)
-            if (layers[i].FusesActivationInTraining && layers[i + 1] is ActivationLayer { Activation: Activation.Relu or Activation.Linear })
-                Passes[i].FusedActivation = Passes[i + 1];
+            if ((i == 0 || Passes[i - 1].Fused != Passes[i]) && layers[i].FusesInTraining(layers[i + 1]))
+                Passes[i].Fused = Passes[i + 1];
     }
 
     public int Capacity { get; }

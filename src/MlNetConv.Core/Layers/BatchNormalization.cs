@@ -106,7 +106,10 @@ public sealed class BatchNormalization : Layer
 
     // Normalization then ReLU is two passes over a block's whole output; fused, each value goes through memory once each
     // way. Not on flat inputs: there each channel's values are single numbers, one call each, and the pass is small anyway.
-    internal override bool FusesActivationInTraining => InputShape.Rank == 3;
+    // Only ReLU (and the identity): max(y, 0) has the same bits however the values are sliced, while TensorPrimitives'
+    // sigmoid and tanh take a scalar path on spans shorter than a vector, so a channel's values could round differently.
+    internal override bool FusesInTraining(Layer next) =>
+        InputShape.Rank == 3 && next is ActivationLayer { Activation: Activation.Relu or Activation.Linear };
 
     internal override bool InfersImageByImage => true;
 
@@ -228,7 +231,7 @@ public sealed class BatchNormalization : Layer
                 inverseStd![c] = inverse;
             }
             var (scale, shift) = l.Affine(c, mu, inverse);
-            if (pass.Training && pass.FusedActivation is { } fused)
+            if (pass.Training && pass.Fused is { } fused)
                 BatchNormKernels.Normalize(pass.Input, fused.Output, batch, channels, area, c, scale, shift, relu: IsRelu(fused));
             else
                 BatchNormKernels.Normalize(pass.Input, pass.Output, batch, channels, area, c, scale, shift);
@@ -238,7 +241,7 @@ public sealed class BatchNormalization : Layer
         {
             BatchNormalization l = layer;
             int channels = l.Channels;
-            LayerPass? fused = pass.FusedActivation;
+            LayerPass? fused = pass.Fused;
             var (dGamma, dBeta) = BatchNormKernels.Backward(pass.Input, (fused ?? pass).OutputGradient, pass.InputGradient ?? default,
                 pass.Batch, channels, l.Area, c, mean![c], inverseStd![c], l.GammaAt(c), batchStatistics: pass.Training,
                 reluOutput: fused is not null && IsRelu(fused) ? fused.Output : default);
