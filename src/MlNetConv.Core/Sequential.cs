@@ -392,7 +392,7 @@ public sealed class Sequential
             // Training: the layer this one ran too (LayerPass.Fused) is skipped.
             if (training && pass.Fused is { } fused)
             {
-                (fused.Batch, fused.Training, fused.Pool) = (n, true, pool);
+                (fused.Batch, fused.Training, fused.Pool, fused.Random) = (n, true, pool, TrainingRandom);
                 i++;
             }
         }

@@ -29,13 +29,19 @@ internal sealed class Workspace
         float[]? inputGradient = null;
         bool parametersBefore = false;
         int offset = 0;
+        // Training: a layer that can runs the next one too (LayerPass.Fused), unless that one is already run by its own
+        // predecessor. Between the two, the output and its gradient are never used: empty arrays.
+        var runsNext = new bool[layers.Count];
+        for (int i = 0; training && i + 1 < layers.Count; i++)
+            runsNext[i] = (i == 0 || !runsNext[i - 1]) && layers[i].FusesInTraining(layers[i + 1]);
         for (int i = 0; i < layers.Count; i++)
         {
             Layer layer = layers[i];
             bool last = i == layers.Count - 1;
-            var output = new float[(long)capacity * layer.OutputShape.Size];
+            long outputLength = runsNext[i] ? 0 : (long)capacity * layer.OutputShape.Size;
+            var output = new float[outputLength];
             // Inference needs a gradient buffer only at the end, where Evaluate's loss leaves its (unused) gradient.
-            float[]? outputGradient = training || last ? new float[(long)capacity * layer.OutputShape.Size] : null;
+            float[]? outputGradient = training || last ? new float[outputLength] : null;
             Passes[i] = new LayerPass
             {
                 Layer = layer,
@@ -56,10 +62,8 @@ internal sealed class Workspace
             input = output;
             inputGradient = outputGradient;
         }
-        // Training: a layer that can runs the next one too (LayerPass.Fused), unless that one is already run by its own predecessor.
-        for (int i = 0; training && i + 1 < layers.Count; i++)
-            if ((i == 0 || Passes[i - 1].Fused != Passes[i]) && layers[i].FusesInTraining(layers[i + 1]))
-                Passes[i].Fused = Passes[i + 1];
+        for (int i = 0; i + 1 < layers.Count; i++)
+            if (runsNext[i]) Passes[i].Fused = Passes[i + 1];
     }
 
     public int Capacity { get; }

@@ -57,23 +57,26 @@ public class BatchNormalizationTests
     {
         float[] x = TestData.Random(length, 31, 3f), dy = TestData.Random(length, 32), reluOutput = TestData.Random(length, 33);
         for (int i = 0; i < length; i += 5) reluOutput[i] = i % 2 == 0 ? 0f : -0f; // the ReLU's zeros: no gradient
+        for (int i = 1; i < length; i += 4) (x[i], dy[i]) = (i % 3 == 0 ? -0f : 0f, i % 8 == 1 ? -0f : 0f); // ±0 products and sums
+        if (length > 2) (dy[2], reluOutput[2]) = (float.NaN, float.NaN); // a NaN gradient, and a NaN output takes none
         foreach (bool relu in new[] { false, true })
-        {
-            float[] expected = new float[length];
-            BatchNormReference.InputGradient(x, dy, relu ? reluOutput : default, expected, -0.37f, 1.3f, 2.9f);
-            foreach (SimdWidth width in Widths)
+            foreach (float k in new[] { 2.9f, -2.9f })
             {
-                var dx = new float[length];
-                BatchNormKernels.InputGradient(x, dy, relu ? reluOutput : default, dx, -0.37f, 1.3f, 2.9f, width);
-                Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(dx)), $"{width}, ReLU {relu}, length {length}");
+                float[] expected = new float[length];
+                BatchNormReference.InputGradient(x, dy, relu ? reluOutput : default, expected, -0.37f, k > 0 ? 1.3f : -0f, k);
+                foreach (SimdWidth width in Widths)
+                {
+                    var dx = new float[length];
+                    BatchNormKernels.InputGradient(x, dy, relu ? reluOutput : default, dx, -0.37f, k > 0 ? 1.3f : -0f, k, width);
+                    Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(dx)), $"{width}, ReLU {relu}, k {k}, length {length}");
+                }
             }
-        }
     }
 
     /// <summary>Normalizing (and a fused ReLU) in one pass has the bits of the passes it replaced, ±0 and NaN included.</summary>
     [Theory]
     [MemberData(nameof(OnePassLengths))]
-    public void TheAffineInOnePassHasTheBitsOfThePassesItReplaced(int length)
+    public void TheScaleAndShiftInOnePassHasTheBitsOfThePassesItReplaced(int length)
     {
         float[] x = TestData.Random(length, 41, 3f);
         // ±0.5 give y = 0 (0.5·0.5 against the shift ∓0.25), ±0 with a shift of −0 give y = ±0, and a NaN stays a NaN.
@@ -82,11 +85,11 @@ public class BatchNormalizationTests
             foreach (float shift in new[] { 0.25f, -0.25f, -0f })
             {
                 var expected = new float[length];
-                BatchNormReference.Affine(x, expected, shift == 0.25f ? -0.5f : 0.5f, shift, relu);
+                BatchNormReference.ScaleAndShift(x, expected, shift == 0.25f ? -0.5f : 0.5f, shift, relu);
                 foreach (SimdWidth width in Widths)
                 {
                     var y = new float[length];
-                    BatchNormKernels.Affine(x, y, shift == 0.25f ? -0.5f : 0.5f, shift, relu, width);
+                    BatchNormKernels.ScaleAndShift(x, y, shift == 0.25f ? -0.5f : 0.5f, shift, relu, width);
                     Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(y)), $"{width}, ReLU {relu}, shift {shift}, length {length}");
                 }
             }

@@ -54,30 +54,30 @@ internal static class BatchNormKernels
         for (int n = 0; n < batch; n++)
         {
             int start = (n * channels + c) * area;
-            Affine(x.Slice(start, area), y.Slice(start, area), scale, shift, relu);
+            ScaleAndShift(x.Slice(start, area), y.Slice(start, area), scale, shift, relu);
         }
     }
 
     /// <summary>
     /// y = x·scale + shift, the product and the sum each rounded, then with <paramref name="relu"/> max(y, 0), in one pass: the
-    /// bits of TensorPrimitives' Multiply, Add and Max one after the other (<see cref="Reference.BatchNormReference.Affine"/>).
+    /// bits of TensorPrimitives' Multiply, Add and Max one after the other (<see cref="Reference.BatchNormReference.ScaleAndShift"/>).
     /// </summary>
-    public static void Affine(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, bool relu, SimdWidth width = 0)
+    public static void ScaleAndShift(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, bool relu, SimdWidth width = 0)
     {
         if (x.Length != y.Length) throw new ArgumentException($"The normalization needs equal lengths; x {x.Length}, y {y.Length}.");
         ref float rx = ref MemoryMarshal.GetReference(x);
         ref float ry = ref MemoryMarshal.GetReference(y);
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: Affine<Float512, Vector512<float>>(ref rx, ref ry, y.Length, scale, shift, relu); break;
-            case SimdWidth.Vector256: Affine<Float256, Vector256<float>>(ref rx, ref ry, y.Length, scale, shift, relu); break;
-            case SimdWidth.Vector128: Affine<Float128, Vector128<float>>(ref rx, ref ry, y.Length, scale, shift, relu); break;
-            default: Affine<Float1, float>(ref rx, ref ry, y.Length, scale, shift, relu); break;
+            case SimdWidth.Vector512: ScaleAndShift<Float512, Vector512<float>>(ref rx, ref ry, y.Length, scale, shift, relu); break;
+            case SimdWidth.Vector256: ScaleAndShift<Float256, Vector256<float>>(ref rx, ref ry, y.Length, scale, shift, relu); break;
+            case SimdWidth.Vector128: ScaleAndShift<Float128, Vector128<float>>(ref rx, ref ry, y.Length, scale, shift, relu); break;
+            default: ScaleAndShift<Float1, float>(ref rx, ref ry, y.Length, scale, shift, relu); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Affine<TOps, TVec>(ref float x, ref float y, int n, float scale, float shift, bool relu)
+    private static void ScaleAndShift<TOps, TVec>(ref float x, ref float y, int n, float scale, float shift, bool relu)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
         TVec vScale = TOps.Broadcast(scale), vShift = TOps.Broadcast(shift);
@@ -110,19 +110,25 @@ internal static class BatchNormKernels
     {
         double sumDy = 0, sumDyX = 0;
         float[]? scratch = reluOutput.IsEmpty ? null : ArrayPool<float>.Shared.Rent(area);
-        for (int n = 0; n < batch; n++)
+        try
         {
-            int start = (n * channels + c) * area;
-            ReadOnlySpan<float> gradient = dy.Slice(start, area);
-            if (scratch is not null)
+            for (int n = 0; n < batch; n++)
             {
-                Activations.ReluBackward(reluOutput.Slice(start, area), gradient, scratch.AsSpan(0, area));
-                gradient = scratch.AsSpan(0, area);
+                int start = (n * channels + c) * area;
+                ReadOnlySpan<float> gradient = dy.Slice(start, area);
+                if (scratch is not null)
+                {
+                    Activations.ReluBackward(reluOutput.Slice(start, area), gradient, scratch.AsSpan(0, area));
+                    gradient = scratch.AsSpan(0, area);
+                }
+                sumDy += TensorPrimitives.Sum(gradient);
+                sumDyX += TensorPrimitives.Dot(gradient, x.Slice(start, area));
             }
-            sumDy += TensorPrimitives.Sum(gradient);
-            sumDyX += TensorPrimitives.Dot(gradient, x.Slice(start, area));
         }
-        if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
+        finally
+        {
+            if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
+        }
         // Σ dy·x̂ = (Σ dy·x − μ·Σ dy)/σ
         float dBeta = (float)sumDy, dGamma = (float)((sumDyX - mean * sumDy) * inverseStd);
         if (dx.IsEmpty) return (dGamma, dBeta);

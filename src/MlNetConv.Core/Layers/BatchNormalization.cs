@@ -200,7 +200,7 @@ public sealed class BatchNormalization : Layer
 
         public IParallelWork BackwardWork { get; }
 
-        // The fused activation layer is a ReLU or the identity (Workspace), the identity needing nothing.
+        // The fused activation layer is a ReLU or the identity (FusesInTraining), the identity needing nothing.
         private static bool IsRelu(LayerPass fused) => ((ActivationLayer)fused.Layer).Activation == Activation.Relu;
 
         public Buffers Bind(LayerPass current)

@@ -107,7 +107,8 @@ public static class ModelTraining
 
     /// <summary>
     /// Trains on <paramref name="batches"/> batches of <paramref name="data"/> (after two warm-up batches) and reports the mean
-    /// time per batch of every layer's forward and backward pass, the loss and the update. This trains the model.
+    /// time per batch of every layer's forward and backward pass, the loss and the update. This trains the model. A layer
+    /// that the layer before it runs in training (a ReLU after a normalization of images) shows 0: its time is in that layer's.
     /// </summary>
     public static TrainingProfile ProfileTraining(this Sequential model, Dataset data, int batches = 50, int batchSize = 32, Optimizer? optimizer = null)
     {

@@ -1,6 +1,9 @@
 namespace MlNetConv.Core.Training;
 
-/// <summary>Mean time per training batch of one layer's forward and backward pass.</summary>
+/// <summary>
+/// Mean time per training batch of one layer's forward and backward pass (0 for a layer the one before it runs, a ReLU
+/// after a normalization of images: its time is in that layer's).
+/// </summary>
 public sealed record LayerTiming(string Name, string TypeName, TimeSpan Forward, TimeSpan Backward);
 
 /// <summary>Where a training batch's time goes: each layer's passes, the loss, and the optimizer update.</summary>

@@ -1,16 +1,19 @@
+using System.Numerics.Tensors;
+
 namespace MlNetConv.Core.Kernels.Reference;
 
 /// <summary>
 /// Batch normalization as the formulas read, in plain loops and double sums, over the whole batch at once: the
-/// reference <see cref="BatchNormKernels"/> is tested against. x (N, C, A); γ, β, μ, σ² per channel.
+/// reference <see cref="BatchNormKernels"/> is tested against. x (N, C, A); γ, β, μ, σ² per channel. Two of the kernels'
+/// one-pass steps are held to the bits of the TensorPrimitives passes they replaced, kept here as those passes.
 /// </summary>
 internal static class BatchNormReference
 {
-    /// <summary><see cref="BatchNormKernels.Affine"/> as the passes it replaced: y = x·scale, y = y + shift, then max(y, 0) (TensorPrimitives).</summary>
-    public static void Affine(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, bool relu)
+    /// <summary><see cref="BatchNormKernels.ScaleAndShift"/> as the passes it replaced: y = x·scale, y = y + shift, then max(y, 0) (TensorPrimitives).</summary>
+    public static void ScaleAndShift(ReadOnlySpan<float> x, Span<float> y, float scale, float shift, bool relu)
     {
-        System.Numerics.Tensors.TensorPrimitives.Multiply(x, scale, y);
-        System.Numerics.Tensors.TensorPrimitives.Add(y, shift, y);
+        TensorPrimitives.Multiply(x, scale, y);
+        TensorPrimitives.Add(y, shift, y);
         if (relu) Activations.Relu(y);
     }
 
@@ -23,9 +26,9 @@ internal static class BatchNormReference
     {
         float[] gradient = dy.ToArray();
         if (!reluOutput.IsEmpty) Activations.ReluBackward(reluOutput, dy, gradient);
-        System.Numerics.Tensors.TensorPrimitives.Multiply(x, p, dx);
-        System.Numerics.Tensors.TensorPrimitives.Add(dx, q, dx);
-        System.Numerics.Tensors.TensorPrimitives.MultiplyAdd(gradient, k, dx, dx);
+        TensorPrimitives.Multiply(x, p, dx);
+        TensorPrimitives.Add(dx, q, dx);
+        TensorPrimitives.MultiplyAdd(gradient, k, dx, dx);
     }
 
     /// <summary>Training forward: the batch's μ and σ² (biased), then y = γ·(x − μ)/√(σ² + ε) + β.</summary>
