@@ -50,27 +50,40 @@ public class BatchNormalizationTests
 
     private static readonly SimdWidth[] Widths = [SimdWidth.Vector512, SimdWidth.Vector256, SimdWidth.Vector128, SimdWidth.Scalar];
 
-    /// <summary>The input gradient's one pass has the bits of the three passes it replaced, on every SIMD width and tail.</summary>
+    /// <summary>
+    /// The input gradient's one pass, and a fused ReLU's gradient made from x, have the bits of the passes they replaced
+    /// (the ReLU's output, its backward pass, then three TensorPrimitives passes), on every SIMD width and tail.
+    /// </summary>
     [Theory]
     [MemberData(nameof(OnePassLengths))]
     public void TheInputGradientInOnePassHasTheBitsOfThePassesItReplaced(int length)
     {
-        float[] x = TestData.Random(length, 31, 3f), dy = TestData.Random(length, 32), reluOutput = TestData.Random(length, 33);
-        for (int i = 0; i < length; i += 5) reluOutput[i] = i % 2 == 0 ? 0f : -0f; // the ReLU's zeros: no gradient
-        for (int i = 1; i < length; i += 4) (x[i], dy[i]) = (i % 3 == 0 ? -0f : 0f, i % 8 == 1 ? -0f : 0f); // ±0 products and sums
-        if (length > 2) (dy[2], reluOutput[2]) = (float.NaN, float.NaN); // a NaN gradient, and a NaN output takes none
-        foreach (bool relu in new[] { false, true })
+        float[] x = TestData.Random(length, 31, 3f), dy = TestData.Random(length, 32);
+        // x = 0.5 puts the ReLU's input x·0.5 − 0.25 at exactly 0 (no gradient); ±0 in x and dy give ±0 products and sums.
+        for (int i = 1; i < length; i += 4) (x[i], dy[i]) = (i % 3 == 0 ? 0.5f : i % 3 == 1 ? -0f : 0f, i % 8 == 1 ? -0f : 0f);
+        if (length > 2) (dy[2], x[length - 1]) = (float.NaN, float.NaN); // a NaN gradient; a NaN input takes none
+        foreach (BatchNormKernels.ReluAfter? relu in new BatchNormKernels.ReluAfter?[] { null, new(0.5f, -0.25f) })
+        {
+            if (relu is { } kept)
+                foreach (SimdWidth width in Widths)
+                {
+                    var (expected, actual) = (new float[length], new float[length]);
+                    BatchNormReference.ReluGradient(x, dy, expected, kept);
+                    BatchNormKernels.ReluGradient(x, dy, actual, kept, width);
+                    Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(actual)), $"ReLU gradient, {width}, length {length}");
+                }
             foreach (float k in new[] { 2.9f, -2.9f })
             {
                 float[] expected = new float[length];
-                BatchNormReference.InputGradient(x, dy, relu ? reluOutput : default, expected, -0.37f, k > 0 ? 1.3f : -0f, k);
+                BatchNormReference.InputGradient(x, dy, expected, -0.37f, k > 0 ? 1.3f : -0f, k, relu);
                 foreach (SimdWidth width in Widths)
                 {
                     var dx = new float[length];
-                    BatchNormKernels.InputGradient(x, dy, relu ? reluOutput : default, dx, -0.37f, k > 0 ? 1.3f : -0f, k, width);
-                    Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(dx)), $"{width}, ReLU {relu}, k {k}, length {length}");
+                    BatchNormKernels.InputGradient(x, dy, dx, -0.37f, k > 0 ? 1.3f : -0f, k, relu, width);
+                    Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(dx)), $"{width}, ReLU {relu is not null}, k {k}, length {length}");
                 }
             }
+        }
     }
 
     /// <summary>Normalizing (and a fused ReLU) in one pass has the bits of the passes it replaced, ±0 and NaN included.</summary>

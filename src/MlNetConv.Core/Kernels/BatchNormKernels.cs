@@ -100,25 +100,25 @@ internal static class BatchNormKernels
     /// Channel c's backward pass given μ and 1/√(σ² + ε) of the forward pass: returns (dγ, dβ) and, unless
     /// <paramref name="dx"/> is empty, writes dx. <paramref name="batchStatistics"/>: the forward pass used the batch's own
     /// statistics (training), so they depend on x too; otherwise they were constants (inference).
-    /// With <paramref name="reluOutput"/>, the output of a ReLU fused after the normalization, <paramref name="dy"/> is that
-    /// ReLU's output gradient, and the normalization's own is dy where the ReLU's output is positive, 0 elsewhere: made per
-    /// image in scratch for the sums, and inside the pass that writes dx, so it never goes through memory.
+    /// With <paramref name="relu"/>, a ReLU fused after the normalization, <paramref name="dy"/> is that ReLU's output
+    /// gradient, and the normalization's own is dy where the ReLU's output was positive, 0 elsewhere: made per image in
+    /// scratch for the sums, and inside the pass that writes dx, so it never goes through memory.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static (float DGamma, float DBeta) Backward(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, int batch, int channels,
-        int area, int c, float mean, float inverseStd, float gamma, bool batchStatistics, ReadOnlySpan<float> reluOutput = default)
+        int area, int c, float mean, float inverseStd, float gamma, bool batchStatistics, ReluAfter? relu = null)
     {
         double sumDy = 0, sumDyX = 0;
-        float[]? scratch = reluOutput.IsEmpty ? null : ArrayPool<float>.Shared.Rent(area);
+        float[]? scratch = relu is null ? null : ArrayPool<float>.Shared.Rent(area);
         try
         {
             for (int n = 0; n < batch; n++)
             {
                 int start = (n * channels + c) * area;
                 ReadOnlySpan<float> gradient = dy.Slice(start, area);
-                if (scratch is not null)
+                if (relu is { } kept)
                 {
-                    Activations.ReluBackward(reluOutput.Slice(start, area), gradient, scratch.AsSpan(0, area));
+                    ReluGradient(x.Slice(start, area), gradient, scratch.AsSpan(0, area), kept);
                     gradient = scratch.AsSpan(0, area);
                 }
                 sumDy += TensorPrimitives.Sum(gradient);
@@ -140,54 +140,104 @@ internal static class BatchNormKernels
         for (int n = 0; n < batch; n++)
         {
             int start = (n * channels + c) * area;
-            InputGradient(x.Slice(start, area), dy.Slice(start, area), reluOutput.IsEmpty ? default : reluOutput.Slice(start, area),
-                dx.Slice(start, area), p, q, k);
+            InputGradient(x.Slice(start, area), dy.Slice(start, area), dx.Slice(start, area), p, q, k, relu);
         }
         return (dGamma, dBeta);
     }
 
     /// <summary>
-    /// dx = (x·p + q) + dy·k over one image's values of a channel, every product and sum rounded on its own (the bits of
-    /// TensorPrimitives' Multiply, Add and MultiplyAdd one after the other, <see cref="Reference.BatchNormReference.InputGradient"/>)
-    /// in one pass; with <paramref name="reluOutput"/>, dy counts only where the ReLU's output is positive.
+    /// A ReLU fused after the normalization (LayerPass.Fused), as its backward pass sees it: its input was
+    /// y = x·<paramref name="Scale"/> + <paramref name="Shift"/>, with the forward pass's bits, so its output was positive
+    /// exactly where y is. The mask is made again from x, which the backward pass reads anyway, instead of reading the
+    /// ReLU's output from memory.
     /// </summary>
-    public static void InputGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, ReadOnlySpan<float> reluOutput, Span<float> dx,
-        float p, float q, float k, SimdWidth width = 0)
+    public readonly record struct ReluAfter(float Scale, float Shift);
+
+    /// <summary>
+    /// The normalization's dy under a fused ReLU: <paramref name="dy"/> where x·scale + shift &gt; 0, else 0, over one
+    /// image's values of a channel (<see cref="Reference.BatchNormReference.ReluGradient"/>: the ReLU's forward, then its backward).
+    /// </summary>
+    public static void ReluGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> gradient, ReluAfter relu, SimdWidth width = 0)
     {
-        int n = dx.Length;
-        if (x.Length != n || dy.Length != n || !(reluOutput.IsEmpty || reluOutput.Length == n))
-            throw new ArgumentException($"The normalization's input gradient needs equal lengths; dx {n}, x {x.Length}, dy {dy.Length}, ReLU output {reluOutput.Length}.");
+        int n = gradient.Length;
+        if (x.Length != n || dy.Length != n)
+            throw new ArgumentException($"The fused ReLU's gradient needs equal lengths; gradient {n}, x {x.Length}, dy {dy.Length}.");
         ref float rx = ref MemoryMarshal.GetReference(x);
         ref float rdy = ref MemoryMarshal.GetReference(dy);
-        ref float rdx = ref MemoryMarshal.GetReference(dx);
-        bool relu = !reluOutput.IsEmpty;
-        ref float ra = ref relu ? ref MemoryMarshal.GetReference(reluOutput) : ref rdy;
+        ref float rg = ref MemoryMarshal.GetReference(gradient);
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: InputGradient<Float512, Vector512<float>>(ref rx, ref rdy, ref ra, ref rdx, n, p, q, k, relu); break;
-            case SimdWidth.Vector256: InputGradient<Float256, Vector256<float>>(ref rx, ref rdy, ref ra, ref rdx, n, p, q, k, relu); break;
-            case SimdWidth.Vector128: InputGradient<Float128, Vector128<float>>(ref rx, ref rdy, ref ra, ref rdx, n, p, q, k, relu); break;
-            default: InputGradient<Float1, float>(ref rx, ref rdy, ref ra, ref rdx, n, p, q, k, relu); break;
+            case SimdWidth.Vector512: ReluGradient<Float512, Vector512<float>>(ref rx, ref rdy, ref rg, n, relu); break;
+            case SimdWidth.Vector256: ReluGradient<Float256, Vector256<float>>(ref rx, ref rdy, ref rg, n, relu); break;
+            case SimdWidth.Vector128: ReluGradient<Float128, Vector128<float>>(ref rx, ref rdy, ref rg, n, relu); break;
+            default: ReluGradient<Float1, float>(ref rx, ref rdy, ref rg, n, relu); break;
         }
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void InputGradient<TOps, TVec>(ref float x, ref float dy, ref float a, ref float dx, int n, float p, float q, float k, bool relu)
+    private static void ReluGradient<TOps, TVec>(ref float x, ref float dy, ref float gradient, int n, ReluAfter relu)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        TVec scale = TOps.Broadcast(relu.Scale), shift = TOps.Broadcast(relu.Shift);
+        int w = TOps.Count, i = 0;
+        for (; i + w <= n; i += w)
+            TOps.Store(Masked<TOps, TVec>(TOps.Load(ref Unsafe.Add(ref dy, i)), TOps.Load(ref Unsafe.Add(ref x, i)), scale, shift),
+                ref Unsafe.Add(ref gradient, i));
+        for (; i < n; i++) Unsafe.Add(ref gradient, i) = Masked(Unsafe.Add(ref dy, i), Unsafe.Add(ref x, i), relu);
+    }
+
+    // dy where the fused ReLU's input x·scale + shift (each rounded, as in ScaleAndShift) is positive, else 0.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec Masked<TOps, TVec>(TVec dy, TVec x, TVec scale, TVec shift)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct =>
+        TOps.Select(TOps.GreaterThanZero(TOps.Add(TOps.Multiply(x, scale), shift)), dy, TOps.Zero);
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static float Masked(float dy, float x, ReluAfter relu) => x * relu.Scale + relu.Shift > 0 ? dy : 0f;
+
+    /// <summary>
+    /// dx = (x·p + q) + dy·k over one image's values of a channel, every product and sum rounded on its own (the bits of
+    /// TensorPrimitives' Multiply, Add and MultiplyAdd one after the other, <see cref="Reference.BatchNormReference.InputGradient"/>)
+    /// in one pass; with <paramref name="relu"/>, dy counts only where the fused ReLU's output was positive.
+    /// </summary>
+    public static void InputGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, float p, float q, float k,
+        ReluAfter? relu, SimdWidth width = 0)
+    {
+        int n = dx.Length;
+        if (x.Length != n || dy.Length != n)
+            throw new ArgumentException($"The normalization's input gradient needs equal lengths; dx {n}, x {x.Length}, dy {dy.Length}.");
+        ref float rx = ref MemoryMarshal.GetReference(x);
+        ref float rdy = ref MemoryMarshal.GetReference(dy);
+        ref float rdx = ref MemoryMarshal.GetReference(dx);
+        switch (width == 0 ? Simd.Best : width)
+        {
+            case SimdWidth.Vector512: InputGradient<Float512, Vector512<float>>(ref rx, ref rdy, ref rdx, n, p, q, k, relu); break;
+            case SimdWidth.Vector256: InputGradient<Float256, Vector256<float>>(ref rx, ref rdy, ref rdx, n, p, q, k, relu); break;
+            case SimdWidth.Vector128: InputGradient<Float128, Vector128<float>>(ref rx, ref rdy, ref rdx, n, p, q, k, relu); break;
+            default: InputGradient<Float1, float>(ref rx, ref rdy, ref rdx, n, p, q, k, relu); break;
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void InputGradient<TOps, TVec>(ref float x, ref float dy, ref float dx, int n, float p, float q, float k, ReluAfter? relu)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
         TVec vp = TOps.Broadcast(p), vq = TOps.Broadcast(q), vk = TOps.Broadcast(k);
+        bool masked = relu is not null;
+        ReluAfter kept = relu.GetValueOrDefault();
+        TVec scale = TOps.Broadcast(kept.Scale), shift = TOps.Broadcast(kept.Shift);
         int w = TOps.Count, i = 0;
         for (; i + w <= n; i += w)
         {
-            TVec gradient = TOps.Load(ref Unsafe.Add(ref dy, i));
-            if (relu) gradient = TOps.Select(TOps.GreaterThanZero(TOps.Load(ref Unsafe.Add(ref a, i))), gradient, TOps.Zero);
-            TVec shifted = TOps.Add(TOps.Multiply(TOps.Load(ref Unsafe.Add(ref x, i)), vp), vq);
+            TVec xi = TOps.Load(ref Unsafe.Add(ref x, i)), gradient = TOps.Load(ref Unsafe.Add(ref dy, i));
+            if (masked) gradient = Masked<TOps, TVec>(gradient, xi, scale, shift);
+            TVec shifted = TOps.Add(TOps.Multiply(xi, vp), vq);
             TOps.Store(TOps.Add(TOps.Multiply(gradient, vk), shifted), ref Unsafe.Add(ref dx, i));
         }
         for (; i < n; i++)
         {
-            float gradient = relu && !(Unsafe.Add(ref a, i) > 0) ? 0f : Unsafe.Add(ref dy, i);
-            Unsafe.Add(ref dx, i) = gradient * k + (Unsafe.Add(ref x, i) * p + q);
+            float xi = Unsafe.Add(ref x, i), gradient = masked ? Masked(Unsafe.Add(ref dy, i), xi, kept) : Unsafe.Add(ref dy, i);
+            Unsafe.Add(ref dx, i) = gradient * k + (xi * p + q);
         }
     }
 }

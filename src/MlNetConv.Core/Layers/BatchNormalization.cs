@@ -242,9 +242,15 @@ public sealed class BatchNormalization : Layer
             BatchNormalization l = layer;
             int channels = l.Channels;
             LayerPass? fused = pass.Fused;
+            // A fused ReLU's mask comes from x through the forward pass's own scale and shift (the same floats again).
+            BatchNormKernels.ReluAfter? relu = null;
+            if (fused is not null && IsRelu(fused))
+            {
+                var (scale, shift) = l.Affine(c, mean![c], inverseStd![c]);
+                relu = new BatchNormKernels.ReluAfter(scale, shift);
+            }
             var (dGamma, dBeta) = BatchNormKernels.Backward(pass.Input, (fused ?? pass).OutputGradient, pass.InputGradient ?? default,
-                pass.Batch, channels, l.Area, c, mean![c], inverseStd![c], l.GammaAt(c), batchStatistics: pass.Training,
-                reluOutput: fused is not null && IsRelu(fused) ? fused.Output : default);
+                pass.Batch, channels, l.Area, c, mean![c], inverseStd![c], l.GammaAt(c), batchStatistics: pass.Training, relu);
             ArraySegment<float> gradients = pass.ParameterGradients;
             if (l.Scale) gradients[c] = dGamma;
             if (l.Center) gradients[(l.Scale ? channels : 0) + c] = dBeta;

@@ -18,14 +18,25 @@ internal static class BatchNormReference
     }
 
     /// <summary>
-    /// <see cref="BatchNormKernels.InputGradient"/> as the passes it replaced: d = x·p, d = d + q, dx = dy·k + d (TensorPrimitives,
-    /// each rounded on its own), dy first through a fused ReLU's backward pass when its output is given.
+    /// <see cref="BatchNormKernels.ReluGradient"/> as the passes it replaced: the fused ReLU's output a = max(x·scale + shift, 0)
+    /// (<see cref="ScaleAndShift"/>), then its backward pass from a.
     /// </summary>
-    public static void InputGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, ReadOnlySpan<float> reluOutput, Span<float> dx,
-        float p, float q, float k)
+    public static void ReluGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> gradient, BatchNormKernels.ReluAfter relu)
+    {
+        float[] output = new float[x.Length];
+        ScaleAndShift(x, output, relu.Scale, relu.Shift, relu: true);
+        Activations.ReluBackward(output, dy, gradient);
+    }
+
+    /// <summary>
+    /// <see cref="BatchNormKernels.InputGradient"/> as the passes it replaced: d = x·p, d = d + q, dx = dy·k + d (TensorPrimitives,
+    /// each rounded on its own), dy first through the fused ReLU's backward pass when there is one.
+    /// </summary>
+    public static void InputGradient(ReadOnlySpan<float> x, ReadOnlySpan<float> dy, Span<float> dx, float p, float q, float k,
+        BatchNormKernels.ReluAfter? relu)
     {
         float[] gradient = dy.ToArray();
-        if (!reluOutput.IsEmpty) Activations.ReluBackward(reluOutput, dy, gradient);
+        if (relu is { } kept) ReluGradient(x, dy, gradient, kept);
         TensorPrimitives.Multiply(x, p, dx);
         TensorPrimitives.Add(dx, q, dx);
         TensorPrimitives.MultiplyAdd(gradient, k, dx, dx);
