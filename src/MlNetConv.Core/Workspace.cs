@@ -30,7 +30,8 @@ internal sealed class Workspace
         bool parametersBefore = false;
         int offset = 0;
         // Training: a layer that can runs the next one too (LayerPass.Fused), unless that one is already run by its own
-        // predecessor. Between the two, the output and its gradient are never used: empty arrays.
+        // predecessor. Between the two, the output and its gradient are never used: empty arrays. So a training workspace
+        // runs training passes only; prediction and evaluation rent inference workspaces.
         var runsNext = new bool[layers.Count];
         for (int i = 0; training && i + 1 < layers.Count; i++)
             runsNext[i] = (i == 0 || !runsNext[i - 1]) && layers[i].FusesInTraining(layers[i + 1]);
