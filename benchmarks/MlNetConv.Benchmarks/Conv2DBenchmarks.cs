@@ -91,7 +91,7 @@ public sealed class GflopsConfig : BenchmarkDotNet.Configs.ManualConfig
             var report = summary[benchmarkCase];
             if (report?.ResultStatistics is not { } stats) return "-";
             double flops = benchmarkCase.Descriptor.Type == typeof(FmaPeakBenchmarks)
-                ? FmaPeakBenchmarks.Flops((int)benchmarkCase.Parameters["Threads"])
+                ? PeakWork.Flops((int)benchmarkCase.Parameters["Threads"])
                 : benchmarkCase.Descriptor.WorkloadMethod.Name == "Backward"
                     ? Conv2DBenchmarks.BackwardFlops((string)benchmarkCase.Parameters["Layer"])
                     : Conv2DBenchmarks.ForwardFlops((string)benchmarkCase.Parameters["Layer"]);
