@@ -54,6 +54,46 @@ public class KernelEquivalenceTests
         }
     }
 
+    // Long reductions over far-apart rows of B, where NN and TN copy each panel of B into a contiguous buffer before
+    // the blocks of rows read it (Gemm.PacksPanels). A row alone is never packed, so it holds the packed products to
+    // the unpacked bits.
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void PackedMatrixProductsKeepTheBits(SimdWidth width)
+    {
+        var random = new Random(3);
+        foreach (int m in (int[])[16, 21, 40])
+            foreach (int n in (int[])[17, 40, 70, 129])
+            {
+                int k = random.Next(2) == 0 ? 300 : 517, pad = random.Next(3);
+                bool accumulate = n % 2 == 0;
+                float[] a = TestData.Random((m + pad) * (k + pad), m * n), b = TestData.Random((k + pad) * (n + pad), m * n + 1);
+                float[] start = TestData.Random(m * (n + pad), m * n + 2);
+
+                float[] expected = start.ToArray(), actual = start.ToArray();
+                GemmReference.MultiplyNN(m, n, k, a, k + pad, b, n + pad, expected, n + pad, accumulate);
+                Gemm.MultiplyNN(m, n, k, a, k + pad, b, n + pad, actual, n + pad, accumulate, width);
+                TestData.AssertClose(expected, actual, 1e-4f, $"NN {m}×{n}×{k} {width}");
+                for (int i = 0; i < m; i++)
+                {
+                    float[] row = start.AsSpan(i * (n + pad), n).ToArray();
+                    Gemm.MultiplyNN(1, n, k, a.AsSpan(i * (k + pad)), k + pad, b, n + pad, row, n, accumulate, width);
+                    Assert.Equal(TestData.Bits(actual.AsSpan(i * (n + pad), n)), TestData.Bits(row));
+                }
+
+                expected = start.ToArray(); actual = start.ToArray();
+                GemmReference.MultiplyTN(m, n, k, a, m + pad, b, n + pad, expected, n + pad, accumulate);
+                Gemm.MultiplyTN(m, n, k, a, m + pad, b, n + pad, actual, n + pad, accumulate, width);
+                TestData.AssertClose(expected, actual, 1e-4f, $"TN {m}×{n}×{k} {width}");
+                for (int i = 0; i < m; i++)
+                {
+                    float[] row = start.AsSpan(i * (n + pad), n).ToArray();
+                    Gemm.MultiplyTN(1, n, k, a.AsSpan(i), m + pad, b, n + pad, row, n, accumulate, width);
+                    Assert.Equal(TestData.Bits(actual.AsSpan(i * (n + pad), n)), TestData.Bits(row));
+                }
+            }
+    }
+
     [Theory]
     [MemberData(nameof(Widths))]
     public void ConvolutionKernelsMatchTheReference(SimdWidth width)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -12,6 +13,7 @@ namespace MlNetConv.Core.Kernels;
 /// <item>TN: C = Aᵀ·B, A is stored K×M.</item>
 /// <item>NT: C = A·Bᵀ, B is stored N×K.</item>
 /// </list>
+/// NN and TN copy long, far-apart panels of B into a contiguous buffer first (see PacksPanels).
 /// With <c>accumulate</c> the product is added to C, otherwise it replaces C. Every element of C is
 /// reduced over K in ascending order whatever the blocking, so callers that split C among threads get
 /// the same bits for any thread count. <see cref="Reference.GemmReference"/> is the plain version the tests hold these to.
@@ -111,17 +113,25 @@ internal static class Gemm
             return;
         }
         int blocked = m - m % 4; // rows in blocks of 4 (and 8), by panels of columns
-        int j = 0;
-        for (; j + 2 * w <= n; j += 2 * w)
-            Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate, 2, TOps.LanesFrom(0));
-        for (; j + w <= n; j += w)
-            Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, ref Unsafe.Add(ref c, j), ldc, accumulate, 1, TOps.LanesFrom(0));
-        if (j < n)
+        float[]? scratch = PacksPanels<TOps, TVec>(blocked, k, ldb) ? ArrayPool<float>.Shared.Rent((PackedDepth<TOps, TVec>() + blocked) * 2 * w) : null;
+        try
         {
-            // The last register ends at column n; its first lanes belong to the panel before and are left alone.
-            int start = n - w;
-            Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, start), ldb, ref Unsafe.Add(ref c, start), ldc, accumulate, 1,
-                TOps.LanesFrom(j - start));
+            int j = 0;
+            for (; j + 2 * w <= n; j += 2 * w)
+                Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, scratch, ref Unsafe.Add(ref c, j), ldc, accumulate, 2, TOps.LanesFrom(0));
+            for (; j + w <= n; j += w)
+                Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, scratch, ref Unsafe.Add(ref c, j), ldc, accumulate, 1, TOps.LanesFrom(0));
+            if (j < n)
+            {
+                // The last register ends at column n; its first lanes belong to the panel before and are left alone.
+                int start = n - w;
+                Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, start), ldb, scratch, ref Unsafe.Add(ref c, start), ldc, accumulate, 1,
+                    TOps.LanesFrom(j - start));
+            }
+        }
+        finally
+        {
+            if (scratch is not null) ArrayPool<float>.Shared.Return(scratch);
         }
         for (int i = blocked; i < m; i++)
             for (int column = 0; column < n; column += 4 * w)
@@ -168,35 +178,114 @@ internal static class Gemm
         StoreMasked<TOps, TVec>(registers switch { 1 => c0, 2 => c1, 3 => c2, _ => c3 }, ref Unsafe.Add(ref c, last), accumulate, mask);
     }
 
-    // One panel of one or two registers' width (the second, if any, is never masked), rows [0, m) of C, m a multiple of 4.
+    // Whether a panel of B (K rows of one or two registers) is worth copying, a slice of rows at a time, into a
+    // contiguous buffer that stays in L1 while every block of rows of A reads it: when two or more blocks read it, K is
+    // long enough for each block's pass to outweigh the copy, and the rows span more than L1. Read in place, such a
+    // panel comes from L2 again for every block, and rows ldb floats apart compete for a few cache sets (ldb = 256
+    // puts them all in 4 of the 64 sets of a 48 KB L1). Conv2D layers, packed against in place in one process, 2
+    // threads: 0.94–0.96 of the time for 5×5 windows over 32 channels (K = 800), stride 2 and 1×1 (ldb = 256), but
+    // 1.06–1.07 for K = 25 and 27 (5×5 over one channel, 3×3 over three), hence the floor on K. Each block keeps its sums
+    // between slices in a scratch tile, so every element is still one chain of multiply-adds over K in order: the
+    // same bits as in place.
+    private static bool PacksPanels<TOps, TVec>(int blockedRows, int k, int ldb)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct =>
+        blockedRows >= 2 * (TOps.Count == Vector512<float>.Count ? 8 : 4) && k >= PackedMinimumDepth
+        && (long)k * ldb * sizeof(float) > PanelSpanBytes;
+
+    private const int PanelSpanBytes = 32 * 1024, PackedSliceBytes = 16 * 1024, PackedMinimumDepth = 64;
+
+    // Rows of B per packed slice: 16 KB of a two-register panel, with room in L1 beside it for the block of A it meets.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int PackedDepth<TOps, TVec>() where TOps : struct, IFloatVector<TVec> where TVec : struct =>
+        PackedSliceBytes / (2 * TOps.Count * sizeof(float));
+
+    // One panel of one or two registers' width (the second, if any, is never masked), rows [0, m) of C, m a multiple of
+    // 4: read in place, or with `scratch` packed slice by slice (PacksPanels), the slice first in it, then the blocks'
+    // running sums (m rows of the panel's width).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Panel<TOps, TVec>(int m, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
+    private static void Panel<TOps, TVec>(int m, int k, ref float a, int aRow, int aColumn, ref float b, int ldb, float[]? scratch,
         ref float c, int ldc, bool accumulate, int registers, TVec mask)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
-        int i = 0;
+        if (scratch is null)
+        {
+            RowBlocks<TOps, TVec>(m, k, ref a, aRow, aColumn, ref b, ldb, ref c, ldc, accumulate, registers, mask, ref Unsafe.NullRef<float>(), resume: false, final: true);
+            return;
+        }
+        int w = TOps.Count, width = registers * w, depth = PackedDepth<TOps, TVec>();
+        ref float packed = ref MemoryMarshal.GetArrayDataReference(scratch);
+        ref float sums = ref Unsafe.Add(ref packed, depth * 2 * w);
+        for (int first = 0; first < k; first += depth)
+        {
+            int rows = Math.Min(depth, k - first);
+            ref float source = ref Unsafe.Add(ref b, (nint)first * ldb);
+            ref float target = ref packed;
+            for (int p = 0; p < rows; p++)
+            {
+                TOps.Store(TOps.Load(ref source), ref target);
+                if (registers == 2) TOps.Store(TOps.Load(ref Unsafe.Add(ref source, w)), ref Unsafe.Add(ref target, w));
+                source = ref Unsafe.Add(ref source, ldb);
+                target = ref Unsafe.Add(ref target, width);
+            }
+            RowBlocks<TOps, TVec>(m, rows, ref Unsafe.Add(ref a, (nint)first * aColumn), aRow, aColumn, ref packed, width, ref c, ldc, accumulate,
+                registers, mask, ref sums, resume: first > 0, final: first + rows == k);
+        }
+    }
+
+    // Rows [0, m) of a panel over k rows of B, in blocks of 8 (AVX-512) or 4; `sums` (rows of the panel's width) carries
+    // each block's running sums from one slice of K to the next unless the slice is the whole of K.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void RowBlocks<TOps, TVec>(int m, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
+        ref float c, int ldc, bool accumulate, int registers, TVec mask, ref float sums, bool resume, bool final)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int i = 0, width = registers * TOps.Count;
         if (TOps.Count == Vector512<float>.Count)
             for (; i + 8 <= m; i += 8)
                 RowBlock<TOps, TVec, EightRows>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aRow, aColumn, ref b, ldb,
-                    ref Unsafe.Add(ref c, (nint)i * ldc), ldc, accumulate, registers, mask);
+                    ref Unsafe.Add(ref c, (nint)i * ldc), ldc, accumulate, registers, mask, ref Unsafe.Add(ref sums, (nint)i * width), resume, final);
         for (; i + 4 <= m; i += 4)
             RowBlock<TOps, TVec, FourRows>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aRow, aColumn, ref b, ldb,
-                ref Unsafe.Add(ref c, (nint)i * ldc), ldc, accumulate, registers, mask);
+                ref Unsafe.Add(ref c, (nint)i * ldc), ldc, accumulate, registers, mask, ref Unsafe.Add(ref sums, (nint)i * width), resume, final);
     }
 
-    // TRows.Rows (4 or 8, a constant to the JIT, which drops the unused half) rows × one or two registers of C.
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    // TRows.Rows (4 or 8, a constant to the JIT, which drops the unused half) rows × one or two registers of C, over k
+    // rows of B: starting from the running sums in `sums` if `resume`, and leaving them there unless `final`. Too large
+    // to inline now, so optimized at its first call like the entry points.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RowBlock<TOps, TVec, TRows>(int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
-        ref float c, int ldc, bool accumulate, int registers, TVec mask)
+        ref float c, int ldc, bool accumulate, int registers, TVec mask, ref float sums, bool resume, bool final)
         where TOps : struct, IFloatVector<TVec> where TVec : struct where TRows : struct, IRowBlock
     {
-        int w = TOps.Count;
+        int w = TOps.Count, width = registers * w;
         bool eight = TRows.Rows == 8, two = registers == 2;
         TVec c00 = TOps.Zero, c01 = TOps.Zero, c10 = TOps.Zero, c11 = TOps.Zero;
         TVec c20 = TOps.Zero, c21 = TOps.Zero, c30 = TOps.Zero, c31 = TOps.Zero;
         TVec c40 = TOps.Zero, c41 = TOps.Zero, c50 = TOps.Zero, c51 = TOps.Zero;
         TVec c60 = TOps.Zero, c61 = TOps.Zero, c70 = TOps.Zero, c71 = TOps.Zero;
-        nint row = aRow;
+        if (resume)
+        {
+            c00 = TOps.Load(ref sums); c10 = TOps.Load(ref Unsafe.Add(ref sums, width));
+            c20 = TOps.Load(ref Unsafe.Add(ref sums, 2 * width)); c30 = TOps.Load(ref Unsafe.Add(ref sums, 3 * width));
+            if (eight)
+            {
+                c40 = TOps.Load(ref Unsafe.Add(ref sums, 4 * width)); c50 = TOps.Load(ref Unsafe.Add(ref sums, 5 * width));
+                c60 = TOps.Load(ref Unsafe.Add(ref sums, 6 * width)); c70 = TOps.Load(ref Unsafe.Add(ref sums, 7 * width));
+            }
+            if (two)
+            {
+                c01 = TOps.Load(ref Unsafe.Add(ref sums, w)); c11 = TOps.Load(ref Unsafe.Add(ref sums, width + w));
+                c21 = TOps.Load(ref Unsafe.Add(ref sums, 2 * width + w)); c31 = TOps.Load(ref Unsafe.Add(ref sums, 3 * width + w));
+                if (eight)
+                {
+                    c41 = TOps.Load(ref Unsafe.Add(ref sums, 4 * width + w)); c51 = TOps.Load(ref Unsafe.Add(ref sums, 5 * width + w));
+                    c61 = TOps.Load(ref Unsafe.Add(ref sums, 6 * width + w)); c71 = TOps.Load(ref Unsafe.Add(ref sums, 7 * width + w));
+                }
+            }
+        }
+        // Every offset the loops use, computed once: offsets the JIT would otherwise rebuild on every step (3·row as
+        // lea, 7·row as imul) take the ports the multiply-adds issue on.
+        nint row = aRow, row3 = 3 * row, row4 = 4 * row, row5 = 5 * row, row7 = 7 * row, aStep = aColumn, bStep = ldb;
         ref float ap = ref a;
         ref float bp = ref b;
         if (two)
@@ -210,21 +299,21 @@ internal static class Gemm
                 c10 = TOps.MultiplyAdd(x, b0, c10); c11 = TOps.MultiplyAdd(x, b1, c11);
                 x = TOps.Broadcast(Unsafe.Add(ref ap, 2 * row));
                 c20 = TOps.MultiplyAdd(x, b0, c20); c21 = TOps.MultiplyAdd(x, b1, c21);
-                x = TOps.Broadcast(Unsafe.Add(ref ap, 3 * row));
+                x = TOps.Broadcast(Unsafe.Add(ref ap, row3));
                 c30 = TOps.MultiplyAdd(x, b0, c30); c31 = TOps.MultiplyAdd(x, b1, c31);
                 if (eight)
                 {
-                    x = TOps.Broadcast(Unsafe.Add(ref ap, 4 * row));
+                    x = TOps.Broadcast(Unsafe.Add(ref ap, row4));
                     c40 = TOps.MultiplyAdd(x, b0, c40); c41 = TOps.MultiplyAdd(x, b1, c41);
-                    x = TOps.Broadcast(Unsafe.Add(ref ap, 5 * row));
+                    x = TOps.Broadcast(Unsafe.Add(ref ap, row5));
                     c50 = TOps.MultiplyAdd(x, b0, c50); c51 = TOps.MultiplyAdd(x, b1, c51);
-                    x = TOps.Broadcast(Unsafe.Add(ref ap, 6 * row));
+                    x = TOps.Broadcast(Unsafe.Add(ref ap, 2 * row3));
                     c60 = TOps.MultiplyAdd(x, b0, c60); c61 = TOps.MultiplyAdd(x, b1, c61);
-                    x = TOps.Broadcast(Unsafe.Add(ref ap, 7 * row));
+                    x = TOps.Broadcast(Unsafe.Add(ref ap, row7));
                     c70 = TOps.MultiplyAdd(x, b0, c70); c71 = TOps.MultiplyAdd(x, b1, c71);
                 }
-                ap = ref Unsafe.Add(ref ap, aColumn);
-                bp = ref Unsafe.Add(ref bp, ldb);
+                ap = ref Unsafe.Add(ref ap, aStep);
+                bp = ref Unsafe.Add(ref bp, bStep);
             }
         }
         else
@@ -235,17 +324,38 @@ internal static class Gemm
                 c00 = TOps.MultiplyAdd(TOps.Broadcast(ap), b0, c00);
                 c10 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, row)), b0, c10);
                 c20 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 2 * row)), b0, c20);
-                c30 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 3 * row)), b0, c30);
+                c30 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, row3)), b0, c30);
                 if (eight)
                 {
-                    c40 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 4 * row)), b0, c40);
-                    c50 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 5 * row)), b0, c50);
-                    c60 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 6 * row)), b0, c60);
-                    c70 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 7 * row)), b0, c70);
+                    c40 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, row4)), b0, c40);
+                    c50 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, row5)), b0, c50);
+                    c60 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, 2 * row3)), b0, c60);
+                    c70 = TOps.MultiplyAdd(TOps.Broadcast(Unsafe.Add(ref ap, row7)), b0, c70);
                 }
-                ap = ref Unsafe.Add(ref ap, aColumn);
-                bp = ref Unsafe.Add(ref bp, ldb);
+                ap = ref Unsafe.Add(ref ap, aStep);
+                bp = ref Unsafe.Add(ref bp, bStep);
             }
+        }
+        if (!final)
+        {
+            TOps.Store(c00, ref sums); TOps.Store(c10, ref Unsafe.Add(ref sums, width));
+            TOps.Store(c20, ref Unsafe.Add(ref sums, 2 * width)); TOps.Store(c30, ref Unsafe.Add(ref sums, 3 * width));
+            if (eight)
+            {
+                TOps.Store(c40, ref Unsafe.Add(ref sums, 4 * width)); TOps.Store(c50, ref Unsafe.Add(ref sums, 5 * width));
+                TOps.Store(c60, ref Unsafe.Add(ref sums, 6 * width)); TOps.Store(c70, ref Unsafe.Add(ref sums, 7 * width));
+            }
+            if (two)
+            {
+                TOps.Store(c01, ref Unsafe.Add(ref sums, w)); TOps.Store(c11, ref Unsafe.Add(ref sums, width + w));
+                TOps.Store(c21, ref Unsafe.Add(ref sums, 2 * width + w)); TOps.Store(c31, ref Unsafe.Add(ref sums, 3 * width + w));
+                if (eight)
+                {
+                    TOps.Store(c41, ref Unsafe.Add(ref sums, 4 * width + w)); TOps.Store(c51, ref Unsafe.Add(ref sums, 5 * width + w));
+                    TOps.Store(c61, ref Unsafe.Add(ref sums, 6 * width + w)); TOps.Store(c71, ref Unsafe.Add(ref sums, 7 * width + w));
+                }
+            }
+            return;
         }
         ref float r = ref c;
         StoreBlockRow<TOps, TVec>(c00, c01, ref r, accumulate, two, mask); r = ref Unsafe.Add(ref r, ldc);
