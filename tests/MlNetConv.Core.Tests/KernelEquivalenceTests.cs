@@ -51,6 +51,12 @@ public class KernelEquivalenceTests
             GemmReference.MultiplyNT(m, n, k, a, k + pad, b, k + pad, expected, n + pad, accumulate);
             Gemm.MultiplyNT(m, n, k, a, k + pad, b, k + pad, actual, n + pad, accumulate, width);
             TestData.AssertClose(expected, actual, Tolerance, $"NT {m}×{n}×{k} {width}");
+            for (int i = 0; i < m; i++)
+            {
+                float[] row = start.AsSpan(i * (n + pad), n).ToArray();
+                Gemm.MultiplyNT(1, n, k, a.AsSpan(i * (k + pad)), k + pad, b, k + pad, row, n, accumulate, width);
+                Assert.Equal(TestData.Bits(actual.AsSpan(i * (n + pad), n)), TestData.Bits(row));
+            }
         }
     }
 

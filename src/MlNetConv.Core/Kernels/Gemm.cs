@@ -470,12 +470,23 @@ internal static class Gemm
                 Put(ref r1, TOps.Sum(s10), accumulate); Put(ref Unsafe.Add(ref r1, 1), TOps.Sum(s11), accumulate);
                 Put(ref Unsafe.Add(ref r1, 2), TOps.Sum(s12), accumulate); Put(ref Unsafe.Add(ref r1, 3), TOps.Sum(s13), accumulate);
             }
-            for (; j < n; j++)
-            {
-                ref float bj = ref Unsafe.Add(ref b, (nint)j * ldb);
-                Put(ref Unsafe.Add(ref c, (nint)i * ldc + j), DotRow<TOps, TVec>(ref a0, ref bj, k, kFull, tailMask), accumulate);
-                Put(ref Unsafe.Add(ref c, (nint)(i + 1) * ldc + j), DotRow<TOps, TVec>(ref a1, ref bj, k, kFull, tailMask), accumulate);
-            }
+        }
+        // The columns left over from the blocks of 4 (conv1's weight gradient: 9 = 4 + 4 + 1), against the rows in pairs,
+        // in blocks of 8 and 4 rows: one dot product alone is a single chain of multiply-adds, waiting on each one's
+        // latency, and a third of conv1's backward pass went there.
+        int blocked = n - n % 4;
+        for (int j = blocked; j < n; j++)
+        {
+            ref float bj = ref Unsafe.Add(ref b, (nint)j * ldb);
+            int row = 0;
+            for (; row + 8 <= i; row += 8)
+                DotColumn<TOps, TVec, EightRows>(ref Unsafe.Add(ref a, (nint)row * lda), lda, ref bj, k, kFull, steps, tailMask,
+                    ref Unsafe.Add(ref c, (nint)row * ldc + j), ldc, accumulate);
+            for (; row + 4 <= i; row += 4)
+                DotColumn<TOps, TVec, FourRows>(ref Unsafe.Add(ref a, (nint)row * lda), lda, ref bj, k, kFull, steps, tailMask,
+                    ref Unsafe.Add(ref c, (nint)row * ldc + j), ldc, accumulate);
+            for (; row < i; row++)
+                Put(ref Unsafe.Add(ref c, (nint)row * ldc + j), DotRow<TOps, TVec>(ref Unsafe.Add(ref a, (nint)row * lda), ref bj, k, kFull, tailMask), accumulate);
         }
         for (; i < m; i++)
         {
@@ -484,6 +495,52 @@ internal static class Gemm
                 Put(ref Unsafe.Add(ref c, (nint)i * ldc + j), DotRow<TOps, TVec>(ref ai, ref Unsafe.Add(ref b, (nint)j * ldb), k, kFull, tailMask), accumulate);
         }
     }
+
+    // Column j of C for TRows.Rows rows of A: that many dot products side by side, each the chain DotRow computes (A's
+    // lanes masked in the tail register), so the same bits.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void DotColumn<TOps, TVec, TRows>(ref float a, int lda, ref float bj, int k, int kFull, int steps, TVec tailMask,
+        ref float c, int ldc, bool accumulate)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct where TRows : struct, IRowBlock
+    {
+        int w = TOps.Count;
+        bool eight = TRows.Rows == 8;
+        nint row = lda, row3 = 3 * row, row4 = 4 * row, row5 = 5 * row, row7 = 7 * row;
+        TVec s0 = TOps.Zero, s1 = TOps.Zero, s2 = TOps.Zero, s3 = TOps.Zero, s4 = TOps.Zero, s5 = TOps.Zero, s6 = TOps.Zero, s7 = TOps.Zero;
+        for (int step = 0; step < steps; step++)
+        {
+            int p = step * w;
+            bool tail = p >= kFull;
+            if (tail) p = k - w;
+            TVec y = TOps.Load(ref Unsafe.Add(ref bj, p));
+            ref float ap = ref Unsafe.Add(ref a, p);
+            s0 = TOps.MultiplyAdd(Masked<TOps, TVec>(TOps.Load(ref ap), tail, tailMask), y, s0);
+            s1 = TOps.MultiplyAdd(Masked<TOps, TVec>(TOps.Load(ref Unsafe.Add(ref ap, row)), tail, tailMask), y, s1);
+            s2 = TOps.MultiplyAdd(Masked<TOps, TVec>(TOps.Load(ref Unsafe.Add(ref ap, 2 * row)), tail, tailMask), y, s2);
+            s3 = TOps.MultiplyAdd(Masked<TOps, TVec>(TOps.Load(ref Unsafe.Add(ref ap, row3)), tail, tailMask), y, s3);
+            if (eight)
+            {
+                s4 = TOps.MultiplyAdd(Masked<TOps, TVec>(TOps.Load(ref Unsafe.Add(ref ap, row4)), tail, tailMask), y, s4);
+                s5 = TOps.MultiplyAdd(Masked<TOps, TVec>(TOps.Load(ref Unsafe.Add(ref ap, row5)), tail, tailMask), y, s5);
+                s6 = TOps.MultiplyAdd(Masked<TOps, TVec>(TOps.Load(ref Unsafe.Add(ref ap, 2 * row3)), tail, tailMask), y, s6);
+                s7 = TOps.MultiplyAdd(Masked<TOps, TVec>(TOps.Load(ref Unsafe.Add(ref ap, row7)), tail, tailMask), y, s7);
+            }
+        }
+        Put(ref c, TOps.Sum(s0), accumulate);
+        Put(ref Unsafe.Add(ref c, ldc), TOps.Sum(s1), accumulate);
+        Put(ref Unsafe.Add(ref c, 2 * ldc), TOps.Sum(s2), accumulate);
+        Put(ref Unsafe.Add(ref c, 3 * ldc), TOps.Sum(s3), accumulate);
+        if (!eight) return;
+        Put(ref Unsafe.Add(ref c, 4 * ldc), TOps.Sum(s4), accumulate);
+        Put(ref Unsafe.Add(ref c, 5 * ldc), TOps.Sum(s5), accumulate);
+        Put(ref Unsafe.Add(ref c, 6 * ldc), TOps.Sum(s6), accumulate);
+        Put(ref Unsafe.Add(ref c, 7 * ldc), TOps.Sum(s7), accumulate);
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static TVec Masked<TOps, TVec>(TVec value, bool tail, TVec tailMask)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct =>
+        tail ? TOps.Select(tailMask, value, TOps.Zero) : value;
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static void Put(ref float destination, float value, bool accumulate) =>
