@@ -35,6 +35,10 @@ internal sealed class Workspace
         var runsNext = new bool[layers.Count];
         for (int i = 0; training && i + 1 < layers.Count; i++)
             runsNext[i] = (i == 0 || !runsNext[i - 1]) && layers[i].FusesInTraining(layers[i + 1]);
+        // Training: a max pooling after a Conv2D with ReLU takes the ReLU's derivative (LayerPass.RectifiesInputGradient).
+        var rectifiedBefore = new bool[layers.Count];
+        for (int i = 0; training && i + 1 < layers.Count; i++)
+            rectifiedBefore[i + 1] = layers[i] is Conv2D { Activation: Activation.Relu } && layers[i + 1] is MaxPooling2D;
         for (int i = 0; i < layers.Count; i++)
         {
             Layer layer = layers[i];
@@ -54,7 +58,8 @@ internal sealed class Workspace
                 InputGradient = parametersBefore ? inputGradient : null,
                 ParameterGradients = training ? new ArraySegment<float>(parameterGradients!, offset, layer.ParameterCount) : default,
                 // The cross-entropy of a softmax output hands back dL/d(logits) (SoftmaxCrossEntropy.FromProbabilities).
-                OutputGradientIsPreActivation = last && layer.OutputActivation == Activation.Softmax,
+                OutputGradientIsPreActivation = last ? layer.OutputActivation == Activation.Softmax : rectifiedBefore[i + 1],
+                RectifiesInputGradient = rectifiedBefore[i],
                 Buffers = layer.CreateBuffers(capacity, training, threads),
                 Pool = pool,
             };

@@ -1,3 +1,4 @@
+using MlNetConv.Core.Kernels;
 using MlNetConv.Core.Threading;
 
 namespace MlNetConv.Core.Layers;
@@ -58,7 +59,8 @@ internal sealed class ImageByImageBuffers : LayerBuffers
     private void Backward(int n)
     {
         int inSize = layer.InputShape.Size, outSize = layer.OutputShape.Size;
-        backward(pass.OutputGradient.AsSpan(n * outSize, outSize), indices is null ? default : indices.AsSpan(n * outSize, outSize),
-            pass.InputGradient.AsSpan(n * inSize, inSize));
+        Span<float> dy = pass.OutputGradient.AsSpan(n * outSize, outSize);
+        if (pass.RectifiesInputGradient) Activations.ReluBackward(pass.Output.AsSpan(n * outSize, outSize), dy, dy);
+        backward(dy, indices is null ? default : indices.AsSpan(n * outSize, outSize), pass.InputGradient.AsSpan(n * inSize, inSize));
     }
 }
