@@ -44,6 +44,7 @@ internal static class ConvolutionSweep
         new("64→128 16² 3×3 stride 2", 32, 64, 16, 128, 3, 2, Padding.Same),
         new("64→128 16² 1×1", 32, 64, 16, 128, 1, 1, Padding.Same),
         new("stem 3→64 112² 7×7 stride 2, batch 8", 8, 3, 112, 64, 7, 2, Padding.Same),
+        new("photo 3→32 224² 3×3, batch 8", 8, 3, 224, 32, 3, 1, Padding.Same),
     ];
 
     public static int Run(string[] args)
