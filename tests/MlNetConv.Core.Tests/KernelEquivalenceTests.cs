@@ -26,37 +26,7 @@ public class KernelEquivalenceTests
         {
             int m = sizes[random.Next(sizes.Length)], n = sizes[random.Next(sizes.Length)], k = sizes[random.Next(sizes.Length)];
             int pad = random.Next(3); // leading dimensions wider than the matrices
-            bool accumulate = trial % 2 == 1;
-            float[] a = TestData.Random((m + pad) * (k + pad), trial), b = TestData.Random((k + pad) * (n + pad), trial + 1000);
-            float[] start = TestData.Random(m * (n + pad), trial + 2000);
-
-            float[] expected = start.ToArray(), actual = start.ToArray();
-            GemmReference.MultiplyNN(m, n, k, a, k + pad, b, n + pad, expected, n + pad, accumulate);
-            Gemm.MultiplyNN(m, n, k, a, k + pad, b, n + pad, actual, n + pad, accumulate, width);
-            TestData.AssertClose(expected, actual, Tolerance, $"NN {m}×{n}×{k} {width}");
-            // Each row alone (a batch of one) gets the bits it gets among the others, in a block of rows or not.
-            for (int i = 0; i < m; i++)
-            {
-                float[] row = start.AsSpan(i * (n + pad), n).ToArray();
-                Gemm.MultiplyNN(1, n, k, a.AsSpan(i * (k + pad)), k + pad, b, n + pad, row, n, accumulate, width);
-                Assert.Equal(TestData.Bits(actual.AsSpan(i * (n + pad), n)), TestData.Bits(row));
-            }
-
-            expected = start.ToArray(); actual = start.ToArray();
-            GemmReference.MultiplyTN(m, n, k, a, m + pad, b, n + pad, expected, n + pad, accumulate);
-            Gemm.MultiplyTN(m, n, k, a, m + pad, b, n + pad, actual, n + pad, accumulate, width);
-            TestData.AssertClose(expected, actual, Tolerance, $"TN {m}×{n}×{k} {width}");
-
-            expected = start.ToArray(); actual = start.ToArray();
-            GemmReference.MultiplyNT(m, n, k, a, k + pad, b, k + pad, expected, n + pad, accumulate);
-            Gemm.MultiplyNT(m, n, k, a, k + pad, b, k + pad, actual, n + pad, accumulate, width);
-            TestData.AssertClose(expected, actual, Tolerance, $"NT {m}×{n}×{k} {width}");
-            for (int i = 0; i < m; i++)
-            {
-                float[] row = start.AsSpan(i * (n + pad), n).ToArray();
-                Gemm.MultiplyNT(1, n, k, a.AsSpan(i * (k + pad)), k + pad, b, k + pad, row, n, accumulate, width);
-                Assert.Equal(TestData.Bits(actual.AsSpan(i * (n + pad), n)), TestData.Bits(row));
-            }
+            AssertMatrixProducts(m, n, k, pad, accumulate: trial % 2 == 1, seed: trial, width, Tolerance);
         }
     }
 
@@ -70,34 +40,37 @@ public class KernelEquivalenceTests
         var random = new Random(3);
         foreach (int m in (int[])[16, 21, 40])
             foreach (int n in (int[])[17, 40, 70, 129])
+                AssertMatrixProducts(m, n, k: random.Next(2) == 0 ? 300 : 517, pad: random.Next(3), accumulate: n % 2 == 0, seed: m * n, width, 1e-4f);
+    }
+
+    // NN, TN and NT against the reference, and each row of C computed alone (a batch of one) with the bits it gets
+    // among the others, in a block of rows or not.
+    private static void AssertMatrixProducts(int m, int n, int k, int pad, bool accumulate, int seed, SimdWidth width, float tolerance)
+    {
+        float[] a = TestData.Random((m + pad) * (k + pad), seed), b = TestData.Random((k + pad) * (n + pad), seed + 1000);
+        float[] start = TestData.Random(m * (n + pad), seed + 2000);
+        void Check(string what, Action<float[]> reference, Action<float[]> product, Action<int, float[]> rowAlone)
+        {
+            float[] expected = start.ToArray(), actual = start.ToArray();
+            reference(expected);
+            product(actual);
+            TestData.AssertClose(expected, actual, tolerance, $"{what} {m}×{n}×{k} {width}");
+            for (int i = 0; i < m; i++)
             {
-                int k = random.Next(2) == 0 ? 300 : 517, pad = random.Next(3);
-                bool accumulate = n % 2 == 0;
-                float[] a = TestData.Random((m + pad) * (k + pad), m * n), b = TestData.Random((k + pad) * (n + pad), m * n + 1);
-                float[] start = TestData.Random(m * (n + pad), m * n + 2);
-
-                float[] expected = start.ToArray(), actual = start.ToArray();
-                GemmReference.MultiplyNN(m, n, k, a, k + pad, b, n + pad, expected, n + pad, accumulate);
-                Gemm.MultiplyNN(m, n, k, a, k + pad, b, n + pad, actual, n + pad, accumulate, width);
-                TestData.AssertClose(expected, actual, 1e-4f, $"NN {m}×{n}×{k} {width}");
-                for (int i = 0; i < m; i++)
-                {
-                    float[] row = start.AsSpan(i * (n + pad), n).ToArray();
-                    Gemm.MultiplyNN(1, n, k, a.AsSpan(i * (k + pad)), k + pad, b, n + pad, row, n, accumulate, width);
-                    Assert.Equal(TestData.Bits(actual.AsSpan(i * (n + pad), n)), TestData.Bits(row));
-                }
-
-                expected = start.ToArray(); actual = start.ToArray();
-                GemmReference.MultiplyTN(m, n, k, a, m + pad, b, n + pad, expected, n + pad, accumulate);
-                Gemm.MultiplyTN(m, n, k, a, m + pad, b, n + pad, actual, n + pad, accumulate, width);
-                TestData.AssertClose(expected, actual, 1e-4f, $"TN {m}×{n}×{k} {width}");
-                for (int i = 0; i < m; i++)
-                {
-                    float[] row = start.AsSpan(i * (n + pad), n).ToArray();
-                    Gemm.MultiplyTN(1, n, k, a.AsSpan(i), m + pad, b, n + pad, row, n, accumulate, width);
-                    Assert.Equal(TestData.Bits(actual.AsSpan(i * (n + pad), n)), TestData.Bits(row));
-                }
+                float[] row = start.AsSpan(i * (n + pad), n).ToArray();
+                rowAlone(i, row);
+                Assert.Equal(TestData.Bits(actual.AsSpan(i * (n + pad), n)), TestData.Bits(row));
             }
+        }
+        Check("NN", c => GemmReference.MultiplyNN(m, n, k, a, k + pad, b, n + pad, c, n + pad, accumulate),
+            c => Gemm.MultiplyNN(m, n, k, a, k + pad, b, n + pad, c, n + pad, accumulate, width),
+            (i, row) => Gemm.MultiplyNN(1, n, k, a.AsSpan(i * (k + pad)), k + pad, b, n + pad, row, n, accumulate, width));
+        Check("TN", c => GemmReference.MultiplyTN(m, n, k, a, m + pad, b, n + pad, c, n + pad, accumulate),
+            c => Gemm.MultiplyTN(m, n, k, a, m + pad, b, n + pad, c, n + pad, accumulate, width),
+            (i, row) => Gemm.MultiplyTN(1, n, k, a.AsSpan(i), m + pad, b, n + pad, row, n, accumulate, width));
+        Check("NT", c => GemmReference.MultiplyNT(m, n, k, a, k + pad, b, k + pad, c, n + pad, accumulate),
+            c => Gemm.MultiplyNT(m, n, k, a, k + pad, b, k + pad, c, n + pad, accumulate, width),
+            (i, row) => Gemm.MultiplyNT(1, n, k, a.AsSpan(i * (k + pad)), k + pad, b, k + pad, row, n, accumulate, width));
     }
 
     [Theory]
