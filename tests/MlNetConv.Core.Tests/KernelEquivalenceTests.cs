@@ -40,7 +40,8 @@ public class KernelEquivalenceTests
         var random = new Random(3);
         foreach (int m in (int[])[16, 21, 40])
             foreach (int n in (int[])[17, 40, 70, 129])
-                AssertMatrixProducts(m, n, k: random.Next(2) == 0 ? 300 : 517, pad: random.Next(3), accumulate: n % 2 == 0, seed: m * n, width, 1e-4f);
+                // Each K here for 4 of the 12 shapes; 2,100 passes every width's slice depth (Gemm.PackedDepth: 128 to 2,048).
+                AssertMatrixProducts(m, n, k: ((int[])[300, 517, 2100])[(m + n) % 3], pad: random.Next(3), accumulate: n % 2 == 0, seed: m * n, width, 1e-4f);
     }
 
     // NN, TN and NT against the reference, and each row of C computed alone (a batch of one) with the bits it gets
@@ -78,13 +79,26 @@ public class KernelEquivalenceTests
     public void ConvolutionKernelsMatchTheReference(SimdWidth width)
     {
         var random = new Random(2);
-        for (int trial = 0; trial < 120; trial++)
+        // After the random shapes, windows far wider than the image at stride 2, "same": padding so wide that whole rows
+        // (and columns) of a window reach no pixel, and some rows of the column matrix none at all.
+        (int C, int H, int W, int K, int Window)[] windowsPastTheImage = [(1, 1, 8, 2, 7), (1, 1, 1, 2, 7), (2, 2, 8, 3, 9), (1, 8, 1, 2, 7)];
+        for (int trial = 0; trial < 120 + windowsPastTheImage.Length; trial++)
         {
-            int c = random.Next(1, 5), h = random.Next(1, 12), w = random.Next(1, 20), k = random.Next(1, 7);
-            // Stride 1 half the time: with same padding that is the whole-plane path of Im2Col.
-            int kr = random.Next(1, 5), kc = random.Next(1, 5), sr = random.Next(2) == 0 ? 1 : random.Next(2, 4), sc = random.Next(2) == 0 ? 1 : random.Next(2, 4);
-            var padding = random.Next(2) == 0 ? Padding.Same : Padding.Valid;
-            if (padding == Padding.Valid && (kr > h || kc > w)) padding = Padding.Same;
+            int c, h, w, k, kr, kc, sr, sc;
+            Padding padding;
+            if (trial < 120)
+            {
+                (c, h, w, k) = (random.Next(1, 5), random.Next(1, 12), random.Next(1, 20), random.Next(1, 7));
+                // Stride 1 half the time: with same padding that is the whole-plane path of Im2Col.
+                (kr, kc, sr, sc) = (random.Next(1, 5), random.Next(1, 5), random.Next(2) == 0 ? 1 : random.Next(2, 4), random.Next(2) == 0 ? 1 : random.Next(2, 4));
+                padding = random.Next(2) == 0 ? Padding.Same : Padding.Valid;
+                if (padding == Padding.Valid && (kr > h || kc > w)) padding = Padding.Same;
+            }
+            else
+            {
+                var edge = windowsPastTheImage[trial - 120];
+                (c, h, w, k, kr, kc, sr, sc, padding) = (edge.C, edge.H, edge.W, edge.K, edge.Window, edge.Window, 2, 2, Padding.Same);
+            }
             var shape = ConvShape.Create(c, h, w, k, kr, kc, sr, sc, padding);
             string what = $"C{c} {h}×{w} K{k} {kr}×{kc} stride {sr}×{sc} {padding} {width}";
             float[] x = TestData.Random(shape.InputSize, trial), weights = TestData.Random(shape.WeightCount, trial + 1), bias = TestData.Random(k, trial + 2);

@@ -239,14 +239,18 @@ internal static class Gemm
         ref float c, int ldc, bool accumulate, int registers, TVec mask, ref float sums, bool resume, bool final)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
-        int i = 0, width = registers * TOps.Count;
+        int i = 0;
         if (TOps.Count == Vector512<float>.Count)
             for (; i + 8 <= m; i += 8)
                 RowBlock<TOps, TVec, EightRows>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aRow, aColumn, ref b, ldb,
-                    ref Unsafe.Add(ref c, (nint)i * ldc), ldc, accumulate, registers, mask, ref Unsafe.Add(ref sums, (nint)i * width), resume, final);
+                    ref Unsafe.Add(ref c, (nint)i * ldc), ldc, accumulate, registers, mask, ref BlockSums(ref sums, i, registers), resume, final);
         for (; i + 4 <= m; i += 4)
             RowBlock<TOps, TVec, FourRows>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aRow, aColumn, ref b, ldb,
-                ref Unsafe.Add(ref c, (nint)i * ldc), ldc, accumulate, registers, mask, ref Unsafe.Add(ref sums, (nint)i * width), resume, final);
+                ref Unsafe.Add(ref c, (nint)i * ldc), ldc, accumulate, registers, mask, ref BlockSums(ref sums, i, registers), resume, final);
+
+        // The running sums of the block at row i, if there is a tile (a null ref stays one: never offset).
+        static ref float BlockSums(ref float tile, int row, int registers) =>
+            ref Unsafe.IsNullRef(ref tile) ? ref tile : ref Unsafe.Add(ref tile, (nint)row * registers * TOps.Count);
     }
 
     // TRows.Rows (4 or 8, a constant to the JIT, which drops the unused half) rows × one or two registers of C, over k
@@ -471,8 +475,8 @@ internal static class Gemm
                 Put(ref Unsafe.Add(ref r1, 2), TOps.Sum(s12), accumulate); Put(ref Unsafe.Add(ref r1, 3), TOps.Sum(s13), accumulate);
             }
         }
-        // The columns left over from the blocks of 4 (conv1's weight gradient: 9 = 4 + 4 + 1), against the rows in pairs,
-        // in blocks of 8 and 4 rows: one dot product alone is a single chain of multiply-adds, waiting on each one's
+        // The columns left over from the blocks of 4 (conv1's weight gradient: 9 = 4 + 4 + 1), for the rows the pairs
+        // covered, 8 or 4 rows at a time: one dot product alone is a single chain of multiply-adds, waiting on each one's
         // latency, and a third of conv1's backward pass went there.
         int blocked = n - n % 4;
         for (int j = blocked; j < n; j++)

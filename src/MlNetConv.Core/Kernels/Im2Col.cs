@@ -96,13 +96,14 @@ internal static class Im2Col
         ValidRange(rows, r, out int oyStart, out int oyEnd);
         ValidRange(cols, s, out int oxStart, out int oxEnd);
         int width = cols.Output, stride = cols.Stride;
-        dst[..(oyStart * width)].Clear();
-        dst[(oyEnd * width)..(rows.Output * width)].Clear();
-        if (oxStart >= oxEnd)
+        // With padding wider than the window's reach, ValidRange's start can lie past the output: no entry is in the image.
+        if (oyStart >= oyEnd || oxStart >= oxEnd)
         {
-            dst[(oyStart * width)..(oyEnd * width)].Clear();
+            dst.Clear();
             return;
         }
+        dst[..(oyStart * width)].Clear();
+        dst[(oyEnd * width)..].Clear();
         // Refs only ever point inside the spans (a ref outside its array could mislead the GC): `pixels` is the pixel of
         // the line's first in-image entry.
         int firstColumn = oxStart * stride + s - cols.PadBefore, count = oxEnd - oxStart;
