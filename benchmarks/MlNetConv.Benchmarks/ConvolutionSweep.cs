@@ -68,6 +68,8 @@ internal static class ConvolutionSweep
         }
         Case[] cases = filter is null ? Cases : Cases.Where(c => c.Name.Contains(filter, StringComparison.OrdinalIgnoreCase)).ToArray();
         Console.WriteLine($"CPU: {Machine.Processor()}, {Environment.ProcessorCount} processors; SIMD {Simd.Best}; threads {threads}");
+        if (!System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated)
+            Console.WriteLine("warning: no AVX-512 here; the FMA peak loop is AVX-512 code, emulated, so the shares of it mean nothing");
         var ours = cases.ToDictionary(c => c, _ => (Inference: new List<double>(), Training: new List<double>()));
         var theirs = cases.ToDictionary(c => c, _ => (Inference: new List<double>(), Training: new List<double>()));
         var peaks = new List<double>();
@@ -135,7 +137,8 @@ internal static class ConvolutionSweep
             Layer = layer, Input = training.Input, Output = new float[outputSize], Buffers = layer.CreateBuffers(c.Batch, training: false, threads),
             Pool = pool, Batch = c.Batch, Training = false,
         };
-        // About 0.4 s of each after a warm-up, interleaved so that a slow spell of the machine hits both alike.
+        // About 1.2 GFLOP of forward passes (5 to 200 repetitions) of each after a warm-up, interleaved so that a slow
+        // spell of the machine hits both alike.
         int repetitions = Math.Clamp((int)(1.2e9 / c.ForwardFlops), 5, 200);
         var inferenceTimes = new List<double>();
         var trainingTimes = new List<double>();
@@ -176,6 +179,8 @@ internal static class ConvolutionSweep
         {
             string[] parts = line.Trim().Split(' ');
             if (parts.Length != 4 || parts[0] != "conv") continue;
+            if (!parts[2].StartsWith("inference_us=", StringComparison.Ordinal) || !parts[3].StartsWith("training_us=", StringComparison.Ordinal))
+                throw new InvalidOperationException($"Unexpected line from the peer: {line}");
             results.Add((parts[1], double.Parse(parts[2]["inference_us=".Length..], CultureInfo.InvariantCulture),
                 double.Parse(parts[3]["training_us=".Length..], CultureInfo.InvariantCulture)));
         }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The TorchSharp (libtorch CPU) peer of `convolutions`: times Conv2D layers (ReLU) alone, in inference and in one
 # training step, for the layers the MlNetConv benchmark names.
-# usage: run.sh [--threads N=2] [--repetitions N] --conv N,C,H,K,R,stride,same|valid [--conv ...]
+# usage: run.sh [--threads N=2] --conv N,C,H,K,R,stride,same|valid [--conv ...]
 # Prints "conv <spec> inference_us=<median> training_us=<median>" per layer.
 # It builds into $PEER_BUILD (default /tmp/torchsharp-convolutions-peer-build) when that has no build or an older one,
 # with the modern peer's tools/weaken_glibcxx_need.py (see that peer's project file).
