@@ -79,10 +79,12 @@ public class KernelEquivalenceTests
     public void ConvolutionKernelsMatchTheReference(SimdWidth width)
     {
         var random = new Random(2);
-        // After the random shapes, windows far wider than the image at stride 2, "same": padding so wide that whole rows
-        // (and columns) of a window reach no pixel, and some rows of the column matrix none at all.
-        (int C, int H, int W, int K, int Window)[] windowsPastTheImage = [(1, 1, 8, 2, 7), (1, 1, 1, 2, 7), (2, 2, 8, 3, 9), (1, 8, 1, 2, 7)];
-        for (int trial = 0; trial < 120 + windowsPastTheImage.Length; trial++)
+        // After the random shapes, fixed ones at stride 2, "same": windows far wider than the image (padding so wide that
+        // whole rows and columns of a window reach no pixel, and some rows of the column matrix none at all), then lines
+        // long enough for Im2Col's register-wide gather of every second pixel on every width, up to the plane's end.
+        (int C, int H, int W, int K, int Window)[] fixedShapes = [(1, 1, 8, 2, 7), (1, 1, 1, 2, 7), (2, 2, 8, 3, 9), (1, 8, 1, 2, 7),
+            (2, 5, 70, 3, 3), (1, 3, 67, 2, 5), (1, 2, 64, 2, 1)];
+        for (int trial = 0; trial < 120 + fixedShapes.Length; trial++)
         {
             int c, h, w, k, kr, kc, sr, sc;
             Padding padding;
@@ -96,7 +98,7 @@ public class KernelEquivalenceTests
             }
             else
             {
-                var edge = windowsPastTheImage[trial - 120];
+                var edge = fixedShapes[trial - 120];
                 (c, h, w, k, kr, kc, sr, sc, padding) = (edge.C, edge.H, edge.W, edge.K, edge.Window, edge.Window, 2, 2, Padding.Same);
             }
             var shape = ConvShape.Create(c, h, w, k, kr, kc, sr, sc, padding);
@@ -107,7 +109,7 @@ public class KernelEquivalenceTests
 
             float[] expectedY = new float[shape.OutputSize], actualY = new float[shape.OutputSize];
             Conv2DReference.Forward(x, weights, bias, expectedY, shape);
-            Im2Col.Unfold(x, columns, shape);
+            Im2Col.Unfold(x, columns, shape, width);
             Conv2DKernels.ForwardFilters(columns, weights, bias, actualY, 0, k, shape, width);
             TestData.AssertClose(expectedY, actualY, Tolerance, "forward " + what);
             // Any split of the filters (the threads' blocks at batch 1) gives the same bits.
