@@ -147,6 +147,11 @@ public class KernelEquivalenceTests
             Conv2DReference.BackwardInput(dy, weights, expectedX, shape);
             Conv2DKernels.BackwardInput(dy, weights, actualX, columns, shape, width);
             TestData.AssertClose(expectedX, actualX, Tolerance, "dX " + what);
+            // Fold's register path (stride 2) has the scalar loop's bits.
+            float[] folded = new float[shape.InputSize], foldedOneByOne = new float[shape.InputSize];
+            Im2Col.Fold(columns.ToArray(), folded, shape, width);
+            Im2Col.Fold(columns.ToArray(), foldedOneByOne, shape, SimdWidth.Scalar);
+            Assert.Equal(TestData.Bits(foldedOneByOne), TestData.Bits(folded));
         }
     }
 

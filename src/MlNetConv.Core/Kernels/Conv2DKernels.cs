@@ -73,6 +73,6 @@ internal static class Conv2DKernels
     {
         int area = shape.Window.OutputArea;
         Gemm.MultiplyTN(shape.PatchSize, area, shape.Filters, weights, shape.PatchSize, dy, area, columns, area, accumulate: false, width);
-        Im2Col.Fold(columns, dx, shape);
+        Im2Col.Fold(columns, dx, shape, width);
     }
 }

@@ -44,7 +44,7 @@ internal static class Im2Col
     /// The entries that stand for padding are overwritten with zeros (columns is the caller's scratch).
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Fold(Span<float> columns, Span<float> dx, in ConvShape shape)
+    public static void Fold(Span<float> columns, Span<float> dx, in ConvShape shape, SimdWidth width = 0)
     {
         WindowAxis rows = shape.Window.Rows, cols = shape.Window.Columns;
         int outArea = rows.Output * cols.Output, inArea = rows.Input * cols.Input;
@@ -64,7 +64,7 @@ internal static class Im2Col
                         continue;
                     }
                     if (cols.Stride == 1) FoldLines(src, plane, rows, cols, r, s);
-                    else FoldStridedLines(src, plane, rows, cols, r, s);
+                    else FoldStridedLines(src, plane, rows, cols, r, s, width == 0 ? Simd.Best : width);
                 }
         }
     }
@@ -96,10 +96,7 @@ internal static class Im2Col
     private static void UnfoldStridedLines(ReadOnlySpan<float> plane, Span<float> dst, in WindowAxis rows, in WindowAxis cols, int r, int s,
         SimdWidth width)
     {
-        // The widest register no wider than a line: a 64→128 layer at stride 2 over 16×16 has lines of 8, and with
-        // AVX-512's 16 lanes ran entirely in the scalar loop, 1.04–1.07 times as long as before the vector loop existed.
-        while (width > SimdWidth.Scalar && (int)width > cols.Output) width = width == SimdWidth.Vector128 ? SimdWidth.Scalar : (SimdWidth)((int)width / 2);
-        switch (width)
+        switch (LineWidth(width, cols))
         {
             case SimdWidth.Vector512: UnfoldStridedLines<Float512, Vector512<float>>(plane, dst, rows, cols, r, s); break;
             case SimdWidth.Vector256: UnfoldStridedLines<Float256, Vector256<float>>(plane, dst, rows, cols, r, s); break;
@@ -158,21 +155,56 @@ internal static class Im2Col
         }
     }
 
-    // Fold's counterpart of UnfoldStridedLines: the in-image entries of each line added to every stride-th pixel.
+    // The widest register no wider than a line of the column matrix: a 64→128 layer at stride 2 over 16×16 has lines of
+    // 8, and with AVX-512's 16 lanes ran entirely in the scalar loop, 1.04–1.07 times as long as before there was a
+    // vector loop.
+    private static SimdWidth LineWidth(SimdWidth width, in WindowAxis cols)
+    {
+        while (width > SimdWidth.Scalar && (int)width > cols.Output) width = width == SimdWidth.Vector128 ? SimdWidth.Scalar : (SimdWidth)((int)width / 2);
+        return width;
+    }
+
+    // Fold's counterpart of UnfoldStridedLines: the in-image entries of each line added to every stride-th pixel. At
+    // stride 2 a register of entries goes to the even lanes of two loaded registers of pixels, split into even and odd
+    // lanes and zipped back: the odd pixels are moved, not added to, so their bits (a −0 included) stay.
+    private static void FoldStridedLines(ReadOnlySpan<float> src, Span<float> plane, in WindowAxis rows, in WindowAxis cols, int r, int s,
+        SimdWidth width)
+    {
+        switch (LineWidth(width, cols))
+        {
+            case SimdWidth.Vector512: FoldStridedLines<Float512, Vector512<float>>(src, plane, rows, cols, r, s); break;
+            case SimdWidth.Vector256: FoldStridedLines<Float256, Vector256<float>>(src, plane, rows, cols, r, s); break;
+            case SimdWidth.Vector128: FoldStridedLines<Float128, Vector128<float>>(src, plane, rows, cols, r, s); break;
+            default: FoldStridedLines<Float1, float>(src, plane, rows, cols, r, s); break;
+        }
+    }
+
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void FoldStridedLines(ReadOnlySpan<float> src, Span<float> plane, in WindowAxis rows, in WindowAxis cols, int r, int s)
+    private static void FoldStridedLines<TOps, TVec>(ReadOnlySpan<float> src, Span<float> plane, in WindowAxis rows, in WindowAxis cols, int r, int s)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
         ValidRange(rows, r, out int oyStart, out int oyEnd);
         ValidRange(cols, s, out int oxStart, out int oxEnd);
         if (oxStart >= oxEnd || oyStart >= oyEnd) return;
-        int width = cols.Output, stride = cols.Stride, firstColumn = oxStart * stride + s - cols.PadBefore, count = oxEnd - oxStart;
+        int lineLength = cols.Output, stride = cols.Stride, w = TOps.Count, firstColumn = oxStart * stride + s - cols.PadBefore, count = oxEnd - oxStart;
         ref float source = ref MemoryMarshal.GetReference(src);
         ref float target = ref MemoryMarshal.GetReference(plane);
         for (int oy = oyStart; oy < oyEnd; oy++)
         {
-            ref float entries = ref Unsafe.Add(ref source, oy * width + oxStart);
-            ref float pixels = ref Unsafe.Add(ref target, (oy * rows.Stride + r - rows.PadBefore) * cols.Input + firstColumn);
-            for (int i = 0; i < count; i++) Unsafe.Add(ref pixels, i * stride) += Unsafe.Add(ref entries, i);
+            ref float entries = ref Unsafe.Add(ref source, oy * lineLength + oxStart);
+            int first = (oy * rows.Stride + r - rows.PadBefore) * cols.Input + firstColumn, writable = plane.Length - first, i = 0;
+            ref float pixels = ref Unsafe.Add(ref target, first);
+            if (stride == 2)
+                for (; i + w <= count && 2 * (i + w) <= writable; i += w)
+                {
+                    ref float low = ref Unsafe.Add(ref pixels, 2 * i), high = ref Unsafe.Add(ref low, w);
+                    TVec lowPixels = TOps.Load(ref low), highPixels = TOps.Load(ref high);
+                    TVec evens = TOps.Add(TOps.Even(lowPixels, highPixels), TOps.Load(ref Unsafe.Add(ref entries, i)));
+                    TVec odds = TOps.Odd(lowPixels, highPixels);
+                    TOps.Store(TOps.ZipLow(evens, odds), ref low);
+                    TOps.Store(TOps.ZipHigh(evens, odds), ref high);
+                }
+            for (; i < count; i++) Unsafe.Add(ref pixels, i * stride) += Unsafe.Add(ref entries, i);
         }
     }
 
