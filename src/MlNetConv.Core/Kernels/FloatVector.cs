@@ -278,4 +278,14 @@ public static class Simd
         Vector512.IsHardwareAccelerated ? SimdWidth.Vector512 :
         Vector256.IsHardwareAccelerated ? SimdWidth.Vector256 :
         Vector128.IsHardwareAccelerated ? SimdWidth.Vector128 : SimdWidth.Scalar;
+
+    /// <summary>
+    /// The widest width up to <paramref name="width"/> whose register holds no more than <paramref name="floats"/>: for
+    /// kernels that work a row at a time, so that a short row still takes registers.
+    /// </summary>
+    internal static SimdWidth NoWiderThan(SimdWidth width, int floats)
+    {
+        while (width > SimdWidth.Scalar && (int)width > floats) width = width == SimdWidth.Vector128 ? SimdWidth.Scalar : (SimdWidth)((int)width / 2);
+        return width;
+    }
 }

@@ -92,11 +92,13 @@ internal static class Im2Col
     // slicing and clearing each line (16 entries for a stride-2 3×3 window over 32×32) cost 1.3–2.6 ns an entry; the
     // bounds come from ValidRange once per row, so the loops index through refs. At stride 2 (the common one) a
     // register of entries is the even lanes of two loaded registers (one permute on AVX-512), while both lie inside the
-    // plane; the rest, and other strides, one entry at a time.
+    // plane; the rest, and other strides, one entry at a time. The register is the widest no wider than a line: a
+    // 64→128 layer at stride 2 over 16×16 has lines of 8, and with AVX-512's 16 lanes ran entirely in the scalar loop,
+    // 1.04–1.07 times as long as before there was a vector loop.
     private static void UnfoldStridedLines(ReadOnlySpan<float> plane, Span<float> dst, in WindowAxis rows, in WindowAxis cols, int r, int s,
         SimdWidth width)
     {
-        switch (LineWidth(width, cols))
+        switch (Simd.NoWiderThan(width, cols.Output))
         {
             case SimdWidth.Vector512: UnfoldStridedLines<Float512, Vector512<float>>(plane, dst, rows, cols, r, s); break;
             case SimdWidth.Vector256: UnfoldStridedLines<Float256, Vector256<float>>(plane, dst, rows, cols, r, s); break;
@@ -155,22 +157,14 @@ internal static class Im2Col
         }
     }
 
-    // The widest register no wider than a line of the column matrix: a 64→128 layer at stride 2 over 16×16 has lines of
-    // 8, and with AVX-512's 16 lanes ran entirely in the scalar loop, 1.04–1.07 times as long as before there was a
-    // vector loop.
-    private static SimdWidth LineWidth(SimdWidth width, in WindowAxis cols)
-    {
-        while (width > SimdWidth.Scalar && (int)width > cols.Output) width = width == SimdWidth.Vector128 ? SimdWidth.Scalar : (SimdWidth)((int)width / 2);
-        return width;
-    }
-
     // Fold's counterpart of UnfoldStridedLines: the in-image entries of each line added to every stride-th pixel. At
     // stride 2 a register of entries goes to the even lanes of two loaded registers of pixels, split into even and odd
-    // lanes and zipped back: the odd pixels are moved, not added to, so their bits (a −0 included) stay.
+    // lanes and zipped back: the odd pixels are moved, not added to, so their bits (a −0 included) stay. The register
+    // is chosen as for the unfold.
     private static void FoldStridedLines(ReadOnlySpan<float> src, Span<float> plane, in WindowAxis rows, in WindowAxis cols, int r, int s,
         SimdWidth width)
     {
-        switch (LineWidth(width, cols))
+        switch (Simd.NoWiderThan(width, cols.Output))
         {
             case SimdWidth.Vector512: FoldStridedLines<Float512, Vector512<float>>(src, plane, rows, cols, r, s); break;
             case SimdWidth.Vector256: FoldStridedLines<Float256, Vector256<float>>(src, plane, rows, cols, r, s); break;

@@ -30,8 +30,7 @@ internal static class Pooling2DKernels
             (!argMax.IsEmpty && argMax.Length < channels * window.OutputArea))
             throw new ArgumentException("Pooling spans are shorter than the window needs.");
         // The widest register no wider than an output row: a row's last register overlaps the one before instead of running past it.
-        width = width == 0 ? Simd.Best : width;
-        while (width > SimdWidth.Scalar && (int)width > cols.Output) width = width == SimdWidth.Vector128 ? SimdWidth.Scalar : (SimdWidth)((int)width / 2);
+        width = Simd.NoWiderThan(width == 0 ? Simd.Best : width, cols.Output);
         ref float rx = ref MemoryMarshal.GetReference(x);
         ref float ry = ref MemoryMarshal.GetReference(y);
         ref int ri = ref MemoryMarshal.GetReference(argMax);
@@ -178,8 +177,7 @@ internal static class Pooling2DKernels
             throw new ArgumentException("Pooling spans are shorter than the window needs.");
         // The last row or column of an odd size is in no window: its gradient is 0.
         if (window.Rows.Input > 2 * window.Rows.Output || window.Columns.Input > 2 * window.Columns.Output) dx[..inputSize].Clear();
-        width = width == 0 ? Simd.Best : width;
-        while (width > SimdWidth.Scalar && (int)width > window.Columns.Output) width = width == SimdWidth.Vector128 ? SimdWidth.Scalar : (SimdWidth)((int)width / 2);
+        width = Simd.NoWiderThan(width == 0 ? Simd.Best : width, window.Columns.Output);
         ref float rdy = ref MemoryMarshal.GetReference(dy);
         ref int ri = ref MemoryMarshal.GetReference(argMax);
         ref float rdx = ref MemoryMarshal.GetReference(dx);
