@@ -35,12 +35,6 @@ internal sealed class Workspace
         var runsNext = new bool[layers.Count];
         for (int i = 0; training && i + 1 < layers.Count; i++)
             runsNext[i] = (i == 0 || !runsNext[i - 1]) && layers[i].FusesInTraining(layers[i + 1]);
-        // Training: a max pooling after a Conv2D with ReLU takes the ReLU's derivative (LayerPass.RectifiesInputGradient),
-        // both running their own passes (a fused pair's buffers between them are empty).
-        var rectifiedBefore = new bool[layers.Count];
-        for (int i = 0; training && i + 1 < layers.Count; i++)
-            rectifiedBefore[i + 1] = layers[i] is Conv2D { Activation: Activation.Relu } && layers[i + 1] is MaxPooling2D
-                && !runsNext[i] && !runsNext[i + 1] && (i == 0 || !runsNext[i - 1]);
         for (int i = 0; i < layers.Count; i++)
         {
             Layer layer = layers[i];
@@ -60,8 +54,7 @@ internal sealed class Workspace
                 InputGradient = parametersBefore ? inputGradient : null,
                 ParameterGradients = training ? new ArraySegment<float>(parameterGradients!, offset, layer.ParameterCount) : default,
                 // The cross-entropy of a softmax output hands back dL/d(logits) (SoftmaxCrossEntropy.FromProbabilities).
-                OutputGradientIsPreActivation = last ? layer.OutputActivation == Activation.Softmax : rectifiedBefore[i + 1],
-                RectifiesInputGradient = rectifiedBefore[i],
+                OutputGradientIsPreActivation = last && layer.OutputActivation == Activation.Softmax,
                 Buffers = layer.CreateBuffers(capacity, training, threads),
                 Pool = pool,
             };

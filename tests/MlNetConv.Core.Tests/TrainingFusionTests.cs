@@ -7,9 +7,7 @@ namespace MlNetConv.Core.Tests;
 
 /// <summary>
 /// In training a layer runs the next one too where it can (<see cref="LayerPass.Fused"/>): a normalization of images the
-/// ReLU after it; and a max pooling takes the ReLU derivative of the convolution before it
-/// (<see cref="LayerPass.RectifiesInputGradient"/>). The loss and every gradient must have the bits of the layers' own
-/// passes, run one by one.
+/// ReLU after it. The loss and every gradient must have the bits of the layers' own passes, run one by one.
 /// </summary>
 public class TrainingFusionTests
 {
@@ -34,50 +32,15 @@ public class TrainingFusionTests
     [MemberData(nameof(Chains))]
     public void FusedTrainingGivesTheBitsOfTheLayersOwnPasses(string what, int fused, Func<Layer[]> layers)
     {
+        const int batch = 5;
         var model = new Sequential(Shape.Image(2, 12, 12), layers(), seed: 11);
-        AssertTheBitsOfTheLayersOwnPasses(model);
-        Assert.True(fused == model.TrainingWorkspace(Batch).Passes.Count(p => p.Fused is not null), $"{what}: {fused} fused pairs expected");
-    }
-
-    public static TheoryData<string, int, Func<Layer[]>> ConvolutionsBeforePooling() => new()
-    {
-        { "direct convolution, 2×2 pooling", 1, () =>
-            [new Conv2D(4, 3, padding: Padding.Same, activation: Activation.Relu), new MaxPooling2D(2), new Flatten(), new Dense(3)] },
-        // conv2 has 8 channels and filters: Winograd. Its 3×3 windows at stride 2 overlap: an input can win two windows.
-        { "Winograd convolution, overlapping 3×3 pooling, odd sizes", 2, () =>
-            [new Conv2D(8, 3, padding: Padding.Same, activation: Activation.Relu), new MaxPooling2D(2),
-             new Conv2D(8, 3, padding: Padding.Same, activation: Activation.Relu), new MaxPooling2D(3, strides: 2, padding: Padding.Same),
-             new Flatten(), new Dense(3)] },
-        { "no ReLU, or average pooling: their own passes", 0, () =>
-            [new Conv2D(4, 3, activation: Activation.Tanh), new MaxPooling2D(2), new Conv2D(4, 3, padding: Padding.Same, activation: Activation.Relu),
-             new AveragePooling2D(2), new Flatten(), new Dense(3)] },
-    };
-
-    [Theory]
-    [MemberData(nameof(ConvolutionsBeforePooling))]
-    public void MaxPoolingTakingTheReluDerivativeGivesTheBitsOfTheLayersOwnPasses(string what, int rectified, Func<Layer[]> layers)
-    {
-        // 13×13: the first 2×2 pooling leaves the last row and column out of every window.
-        var model = new Sequential(Shape.Image(2, 13, 13), layers(), seed: 11);
-        AssertTheBitsOfTheLayersOwnPasses(model);
-        LayerPass[] passes = model.TrainingWorkspace(Batch).Passes;
-        Assert.True(rectified == passes.Count(p => p.RectifiesInputGradient), $"{what}: {rectified} pooling passes taking the ReLU's derivative expected");
-        for (int i = 1; i < passes.Length; i++)
-            Assert.Equal(passes[i].RectifiesInputGradient, passes[i - 1].OutputGradientIsPreActivation);
-    }
-
-    private const int Batch = 5;
-
-    // The loss and gradients of ComputeGradients against the layers' tapes, run one by one: the same bits.
-    private static void AssertTheBitsOfTheLayersOwnPasses(Sequential model)
-    {
-        const int batch = Batch;
         foreach (Layer layer in model.Layers.Where(l => l.ParameterCount > 0)) // biases, γ and β away from 0 and 1
             layer.SetWeights(layer.GetWeights().Select((w, i) => i < layer.ParameterCount ? w + 0.1f * (i % 3 - 1) : w).ToArray());
         float[] x = TestData.Random(batch * model.InputShape.Size, 12, 2f);
         int[] labels = [0, 2, 1, 1, 0];
         var gradients = new float[model.ParameterCount];
         float loss = model.ComputeGradients(x, labels, gradients);
+        Assert.True(fused == model.TrainingWorkspace(batch).Passes.Count(p => p.Fused is not null), $"{what}: {fused} fused pairs expected");
 
         var tapes = new List<LayerTape>();
         float[] activations = x;

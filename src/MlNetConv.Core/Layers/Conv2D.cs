@@ -193,13 +193,12 @@ public sealed class Conv2D : Layer
 
         public abstract void Backward(LayerPass pass);
 
-        // dZ = f'(·)·dY in place (unless the max pooling after it took the ReLU's derivative) and this image's dB; returns dZ.
+        // dZ = f'(·)·dY in place and this image's dB; returns dZ.
         protected Span<float> OutputGradientOf(int n)
         {
             ConvShape s = Shape;
             Span<float> dz = Pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize);
-            if (!Pass.OutputGradientIsPreActivation)
-                Layer.Activation.Backward(Pass.Output.AsSpan(n * s.OutputSize, s.OutputSize), dz, dz, s.OutputSize);
+            Layer.Activation.Backward(Pass.Output.AsSpan(n * s.OutputSize, s.OutputSize), dz, dz, s.OutputSize);
             Conv2DKernels.BackwardBias(dz, biasParts.AsSpan(n * s.Filters, s.Filters), s);
             return dz;
         }

@@ -1,4 +1,3 @@
-using MlNetConv.Core.Kernels;
 using MlNetConv.Core.Threading;
 
 namespace MlNetConv.Core.Layers;
@@ -59,8 +58,7 @@ internal sealed class ImageByImageBuffers : LayerBuffers
     private void Backward(int n)
     {
         int inSize = layer.InputShape.Size, outSize = layer.OutputShape.Size;
-        Span<float> dy = pass.OutputGradient.AsSpan(n * outSize, outSize);
-        if (pass.RectifiesInputGradient) Activations.ReluBackward(pass.Output.AsSpan(n * outSize, outSize), dy, dy);
-        backward(dy, indices is null ? default : indices.AsSpan(n * outSize, outSize), pass.InputGradient.AsSpan(n * inSize, inSize));
+        backward(pass.OutputGradient.AsSpan(n * outSize, outSize), indices is null ? default : indices.AsSpan(n * outSize, outSize),
+            pass.InputGradient.AsSpan(n * inSize, inSize));
     }
 }

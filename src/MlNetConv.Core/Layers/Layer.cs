@@ -236,20 +236,10 @@ internal sealed class LayerPass
     public ArraySegment<float> ParameterGradients { get; init; }
 
     /// <summary>
-    /// <see cref="OutputGradient"/> is already with respect to the values before the layer's activation, so the backward
-    /// pass skips the activation's derivative. Set on a softmax output layer trained with cross-entropy, and in training
-    /// on a Conv2D with ReLU whose max pooling takes the derivative (<see cref="RectifiesInputGradient"/>).
+    /// Set on a softmax output layer trained with cross-entropy: <see cref="OutputGradient"/> is then already with respect
+    /// to the pre-softmax values, so the backward pass skips the softmax.
     /// </summary>
     public bool OutputGradientIsPreActivation { get; init; }
-
-    /// <summary>
-    /// Training, on a max pooling after a Conv2D with ReLU: the input gradient this pass writes is the convolution's
-    /// pre-activation gradient. Each dY is kept only where its window's maximum (the winner, a ReLU output) is above 0,
-    /// then routed to the winner as usual: the ReLU derivative at every winner, and 0 everywhere else either way, with
-    /// the bits the ReLU's own pass gives (a +0 where it gives a +0). It saves that pass: reading the convolution's
-    /// output and its gradient and writing the gradient again (3.2 MB each for the textbook's conv1 in a batch of 32).
-    /// </summary>
-    public bool RectifiesInputGradient { get; init; }
 
     public LayerBuffers? Buffers { get; init; }
 
