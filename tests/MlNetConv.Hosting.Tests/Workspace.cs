@@ -58,6 +58,21 @@ public sealed class Workspace : IDisposable
         await host.StopAsync();
     }
 
+    /// <summary><paramref name="times"/> copies of each of <paramref name="files"/> under names of their own, outside the inbox; returns their paths.</summary>
+    public string[] Copies(IReadOnlyList<string> files, int times)
+    {
+        string folder = Directory.CreateDirectory(Path.Combine(Root, "copies")).FullName;
+        var copies = new List<string>();
+        for (int copy = 0; copy < times; copy++)
+            foreach (string file in files)
+            {
+                string path = Path.Combine(folder, $"{Path.GetFileNameWithoutExtension(file)}-{copy}{Path.GetExtension(file)}");
+                File.Copy(file, path);
+                copies.Add(path);
+            }
+        return [.. copies];
+    }
+
     /// <summary>Drops files into the inbox the safe way: copied beside it, then renamed in, so no half file is ever seen.</summary>
     public void Drop(IEnumerable<string> files)
     {
