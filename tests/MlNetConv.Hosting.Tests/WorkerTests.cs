@@ -131,7 +131,8 @@ public class WorkerTests(Models models)
     public async Task AWorkerProcessKilledMidBatchLosesNothingAndDuplicatesNothing()
     {
         using var work = new Workspace(models.ModelA);
-        work.Drop(models.Pool);
+        string[] images = work.Copies(models.Pool, 10); // enough that the kill comes mid-run (see the test above)
+        work.Drop(images);
         using (var child = StartChildWorker(work, batchSize: 8))
         {
             _ = child.StandardError.ReadToEndAsync();
@@ -140,9 +141,9 @@ public class WorkerTests(Models models)
             child.Kill(entireProcessTree: true); // SIGKILL: no shutdown code runs
             child.WaitForExit();
         }
-        Assert.True(work.Done < Models.PoolSize, "the child should have been killed mid-run");
-        await Workspace.RunHostUntil(work.Settings(batchSize: 8), () => work.Done == Models.PoolSize, "the restarted worker to finish");
-        work.AssertEachScoredOnce(models.Pool);
+        Assert.True(work.Done < images.Length, "the child should have been killed mid-run");
+        await Workspace.RunHostUntil(work.Settings(batchSize: 8), () => work.Done == images.Length, "the restarted worker to finish");
+        work.AssertEachScoredOnce(images);
     }
 
     [Fact]
