@@ -157,6 +157,34 @@ public class KernelEquivalenceTests
 
     [Theory]
     [MemberData(nameof(Widths))]
+    public void ConvolutionFromPaddedPlanesHasTheBitsOfItsColumns(SimdWidth width)
+    {
+        // Stride 1 with as many output columns as input columns: "same" windows odd and even (uneven padding), and valid
+        // ones one column wide; reductions past one packed slice (40 channels of 5×5); stale planes and outputs.
+        var random = new Random(4);
+        for (int trial = 0; trial < 60; trial++)
+        {
+            int c = trial % 10 == 0 ? 40 : random.Next(1, 12), kr = random.Next(1, 7), kc = random.Next(1, 7), h = random.Next(1, 14), w = random.Next(1, 20);
+            var padding = random.Next(3) == 0 ? Padding.Valid : Padding.Same;
+            if (padding == Padding.Valid) (kc, h) = (1, Math.Max(h, kr));
+            int filters = 4 * random.Next(1, 7);
+            var shape = ConvShape.Create(c, h, w, filters, kr, kc, 1, 1, padding);
+            if (!Gemm.PacksEverything(filters, shape.Window.OutputArea, width)) continue; // fewer output positions than a register
+            string what = $"C{c} {h}×{w} K{filters} {kr}×{kc} {padding} {width}";
+            Assert.True(Im2Col.IsShiftedPlane(shape), what);
+            float[] x = TestData.Random(shape.InputSize, trial), weights = TestData.Random(shape.WeightCount, trial + 1), bias = TestData.Random(filters, trial + 2);
+            float[] columns = new float[shape.ColumnsSize], expected = new float[shape.OutputSize];
+            Im2Col.Unfold(x, columns, shape, width);
+            Conv2DKernels.ForwardFilters(columns, weights, bias, expected, 0, filters, shape, width);
+            float[] planes = TestData.Random(Im2Col.ShiftedPlanes.Size(shape), trial + 3), actual = TestData.Random(shape.OutputSize, trial + 4);
+            Im2Col.ShiftedPlanes.Pad(x, planes, shape);
+            Conv2DKernels.ForwardFiltersFromPlanes(planes, weights, bias, actual, 0, filters, shape, width);
+            Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(actual)), what);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
     public void WinogradMatchesTheDirectConvolution(SimdWidth width)
     {
         // 3×3 stride 1, odd and even sizes (partial tiles), sizes down to 1×1, both paddings; the forward pass, and both

@@ -13,7 +13,8 @@ namespace MlNetConv.Core.Kernels;
 /// <item>TN: C = Aᵀ·B, A is stored K×M.</item>
 /// <item>NT: C = A·Bᵀ, B is stored N×K.</item>
 /// </list>
-/// NN and TN copy long, far-apart panels of B into a contiguous buffer first (see PacksPanels).
+/// NN and TN copy long, far-apart panels of B into a contiguous buffer first (see PacksPanels); NN can also take
+/// its B from an <see cref="IMatrixSource"/> that makes each packed slice as it goes (an image unfolded as it is read).
 /// With <c>accumulate</c> the product is added to C, otherwise it replaces C. Every element of C is
 /// reduced over K in ascending order whatever the blocking, so callers that split C among threads get
 /// the same bits for any thread count. <see cref="Reference.GemmReference"/> is the plain version the tests hold these to.
@@ -26,9 +27,29 @@ internal static class Gemm
         CheckOperand(a, m, k, lda, nameof(a));
         CheckOperand(b, k, n, ldb, nameof(b));
         CheckOperand(c, m, n, ldc, nameof(c));
-        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref MemoryMarshal.GetReference(b), ldb,
-            ref MemoryMarshal.GetReference(c), ldc, accumulate, width);
+        var rows = new MatrixRows(ref MemoryMarshal.GetReference(b), ldb);
+        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref rows, ref MemoryMarshal.GetReference(c), ldc, accumulate, width);
     }
+
+    /// <summary>
+    /// C = A·B as <see cref="MultiplyNN"/>, B (K×N) made slice by slice as the product reads it (an image unfolded by
+    /// <see cref="Im2Col.ShiftedPlanes"/>). Every panel is packed, so every block of rows must be whole: m a multiple
+    /// of 4, and n at least a register (<see cref="PacksEverything"/>).
+    /// </summary>
+    public static void MultiplyNN<TSource>(int m, int n, int k, ReadOnlySpan<float> a, int lda, scoped ref TSource b,
+        Span<float> c, int ldc, bool accumulate, SimdWidth width = 0)
+        where TSource : IMatrixSource, allows ref struct
+    {
+        CheckOperand(a, m, k, lda, nameof(a));
+        CheckOperand(c, m, n, ldc, nameof(c));
+        if (!PacksEverything(m, n, width))
+            throw new ArgumentException($"A {m}×{n} product from a packed-only source needs whole blocks of rows (m a multiple of 4) and a register of columns.", nameof(b));
+        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref b, ref MemoryMarshal.GetReference(c), ldc, accumulate, width);
+    }
+
+    /// <summary>Whether an m×n product can take its B from a source that is only ever packed.</summary>
+    public static bool PacksEverything(int m, int n, SimdWidth width = 0) =>
+        m % 4 == 0 && n >= (int)(width == 0 ? Simd.Best : width); // a width's value is its lane count
 
     public static void MultiplyTN(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
         Span<float> c, int ldc, bool accumulate, SimdWidth width = 0)
@@ -36,8 +57,8 @@ internal static class Gemm
         CheckOperand(a, k, m, lda, nameof(a));
         CheckOperand(b, k, n, ldb, nameof(b));
         CheckOperand(c, m, n, ldc, nameof(c));
-        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), 1, lda, ref MemoryMarshal.GetReference(b), ldb,
-            ref MemoryMarshal.GetReference(c), ldc, accumulate, width);
+        var rows = new MatrixRows(ref MemoryMarshal.GetReference(b), ldb);
+        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), 1, lda, ref rows, ref MemoryMarshal.GetReference(c), ldc, accumulate, width);
     }
 
     public static void MultiplyNT(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
@@ -67,15 +88,16 @@ internal static class Gemm
             throw new ArgumentException($"Matrix {name} ({rows}×{columns}, stride {stride}) needs {needed} floats; the span has {span.Length}.", name);
     }
 
-    private static void Broadcast(int m, int n, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
+    private static void Broadcast<TSource>(int m, int n, int k, ref float a, int aRow, int aColumn, scoped ref TSource b,
         ref float c, int ldc, bool accumulate, SimdWidth width)
+        where TSource : IMatrixSource, allows ref struct
     {
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: Broadcast<Float512, Vector512<float>>(m, n, k, ref a, aRow, aColumn, ref b, ldb, ref c, ldc, accumulate); break;
-            case SimdWidth.Vector256: Broadcast<Float256, Vector256<float>>(m, n, k, ref a, aRow, aColumn, ref b, ldb, ref c, ldc, accumulate); break;
-            case SimdWidth.Vector128: Broadcast<Float128, Vector128<float>>(m, n, k, ref a, aRow, aColumn, ref b, ldb, ref c, ldc, accumulate); break;
-            default: Broadcast<Float1, float>(m, n, k, ref a, aRow, aColumn, ref b, ldb, ref c, ldc, accumulate); break;
+            case SimdWidth.Vector512: Broadcast<Float512, Vector512<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate); break;
+            case SimdWidth.Vector256: Broadcast<Float256, Vector256<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate); break;
+            case SimdWidth.Vector128: Broadcast<Float128, Vector128<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate); break;
+            default: Broadcast<Float1, float, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate); break;
         }
     }
 
@@ -102,30 +124,31 @@ internal static class Gemm
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Broadcast<TOps, TVec>(int m, int n, int k, ref float a, int aRow, int aColumn, ref float b, int ldb,
+    private static void Broadcast<TOps, TVec, TSource>(int m, int n, int k, ref float a, int aRow, int aColumn, scoped ref TSource b,
         ref float c, int ldc, bool accumulate)
-        where TOps : struct, IFloatVector<TVec> where TVec : struct
+        where TOps : struct, IFloatVector<TVec> where TVec : struct where TSource : IMatrixSource, allows ref struct
     {
         int w = TOps.Count;
         if (n < w)
         {
-            ScalarColumns(m, n, k, ref a, aRow, aColumn, ref b, ldb, 1, ref c, ldc, accumulate);
+            ScalarColumns(m, n, k, ref a, aRow, aColumn, ref b.At(0, 0), b.RowStride, 1, ref c, ldc, accumulate);
             return;
         }
         int blocked = m - m % 4; // rows in blocks of 4 (and 8), by panels of columns
-        float[]? scratch = PacksPanels<TOps, TVec>(blocked, k, ldb) ? ArrayPool<float>.Shared.Rent((PackedDepth<TOps, TVec>() + blocked) * 2 * w) : null;
+        bool packs = !b.InMemory || PacksPanels<TOps, TVec>(blocked, k, b.RowStride);
+        float[]? scratch = packs ? ArrayPool<float>.Shared.Rent((PackedDepth<TOps, TVec>() + blocked) * 2 * w) : null;
         try
         {
             int j = 0;
             for (; j + 2 * w <= n; j += 2 * w)
-                Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, scratch, ref Unsafe.Add(ref c, j), ldc, accumulate, 2, TOps.LanesFrom(0));
+                Panel<TOps, TVec, TSource>(blocked, k, ref a, aRow, aColumn, ref b, j, scratch, ref Unsafe.Add(ref c, j), ldc, accumulate, 2, TOps.LanesFrom(0));
             for (; j + w <= n; j += w)
-                Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, j), ldb, scratch, ref Unsafe.Add(ref c, j), ldc, accumulate, 1, TOps.LanesFrom(0));
+                Panel<TOps, TVec, TSource>(blocked, k, ref a, aRow, aColumn, ref b, j, scratch, ref Unsafe.Add(ref c, j), ldc, accumulate, 1, TOps.LanesFrom(0));
             if (j < n)
             {
                 // The last register ends at column n; its first lanes belong to the panel before and are left alone.
                 int start = n - w;
-                Panel<TOps, TVec>(blocked, k, ref a, aRow, aColumn, ref Unsafe.Add(ref b, start), ldb, scratch, ref Unsafe.Add(ref c, start), ldc, accumulate, 1,
+                Panel<TOps, TVec, TSource>(blocked, k, ref a, aRow, aColumn, ref b, start, scratch, ref Unsafe.Add(ref c, start), ldc, accumulate, 1,
                     TOps.LanesFrom(j - start));
             }
         }
@@ -135,7 +158,7 @@ internal static class Gemm
         }
         for (int i = blocked; i < m; i++)
             for (int column = 0; column < n; column += 4 * w)
-                SingleRow<TOps, TVec>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aColumn, ref b, ldb, ref Unsafe.Add(ref c, (nint)i * ldc), accumulate, column, n);
+                SingleRow<TOps, TVec>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aColumn, ref b.At(0, 0), b.RowStride, ref Unsafe.Add(ref c, (nint)i * ldc), accumulate, column, n);
     }
 
     // One row of C left over from the row blocks (a batch-1 Dense is nothing else), columns [first, first + 4 registers)
@@ -199,17 +222,18 @@ internal static class Gemm
     private static int PackedDepth<TOps, TVec>() where TOps : struct, IFloatVector<TVec> where TVec : struct =>
         PackedSliceBytes / (2 * TOps.Count * sizeof(float));
 
-    // One panel of one or two registers' width (the second, if any, is never masked), rows [0, m) of C, m a multiple of
-    // 4: read in place, or with `scratch` packed slice by slice (PacksPanels), the slice first in it, then the blocks'
-    // running sums (m rows of the panel's width).
+    // One panel of one or two registers' width from column `column` of B (the second register, if any, is never masked),
+    // rows [0, m) of C, m a multiple of 4: read in place, or with `scratch` packed slice by slice (PacksPanels), the
+    // slice first in it, then the blocks' running sums (m rows of the panel's width).
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Panel<TOps, TVec>(int m, int k, ref float a, int aRow, int aColumn, ref float b, int ldb, float[]? scratch,
+    private static void Panel<TOps, TVec, TSource>(int m, int k, ref float a, int aRow, int aColumn, scoped ref TSource b, int column, float[]? scratch,
         ref float c, int ldc, bool accumulate, int registers, TVec mask)
-        where TOps : struct, IFloatVector<TVec> where TVec : struct
+        where TOps : struct, IFloatVector<TVec> where TVec : struct where TSource : IMatrixSource, allows ref struct
     {
         if (scratch is null)
         {
-            RowBlocks<TOps, TVec>(m, k, ref a, aRow, aColumn, ref b, ldb, ref c, ldc, accumulate, registers, mask, ref Unsafe.NullRef<float>(), resume: false, final: true);
+            RowBlocks<TOps, TVec>(m, k, ref a, aRow, aColumn, ref b.At(0, column), b.RowStride, ref c, ldc, accumulate, registers, mask,
+                ref Unsafe.NullRef<float>(), resume: false, final: true);
             return;
         }
         int w = TOps.Count, width = registers * w, depth = PackedDepth<TOps, TVec>();
@@ -218,15 +242,7 @@ internal static class Gemm
         for (int first = 0; first < k; first += depth)
         {
             int rows = Math.Min(depth, k - first);
-            ref float source = ref Unsafe.Add(ref b, (nint)first * ldb);
-            ref float target = ref packed;
-            for (int p = 0; p < rows; p++)
-            {
-                TOps.Store(TOps.Load(ref source), ref target);
-                if (registers == 2) TOps.Store(TOps.Load(ref Unsafe.Add(ref source, w)), ref Unsafe.Add(ref target, w));
-                source = ref Unsafe.Add(ref source, ldb);
-                target = ref Unsafe.Add(ref target, width);
-            }
+            b.Pack<TOps, TVec>(first, rows, column, registers, ref packed);
             RowBlocks<TOps, TVec>(m, rows, ref Unsafe.Add(ref a, (nint)first * aColumn), aRow, aColumn, ref packed, width, ref c, ldc, accumulate,
                 registers, mask, ref sums, resume: first > 0, final: first + rows == k);
         }
@@ -415,6 +431,33 @@ internal static class Gemm
                     sum += Unsafe.Add(ref ai, (nint)p * aColumn) * Unsafe.Add(ref b, (nint)p * bRow + (nint)j * bColumn);
                 ref float cij = ref Unsafe.Add(ref c, (nint)i * ldc + j);
                 cij = accumulate ? cij + sum : sum;
+            }
+        }
+    }
+
+    /// <summary>B as rows of a matrix in memory, <see cref="RowStride"/> floats apart.</summary>
+    private readonly ref struct MatrixRows(ref float origin, int rowStride) : IMatrixSource
+    {
+        private readonly ref float origin = ref origin;
+
+        public bool InMemory => true;
+
+        public int RowStride { get; } = rowStride;
+
+        public ref float At(int row, int column) => ref Unsafe.Add(ref origin, (nint)row * RowStride + column);
+
+        [MethodImpl(MethodImplOptions.AggressiveInlining)]
+        public void Pack<TOps, TVec>(int first, int rows, int column, int registers, ref float target)
+            where TOps : struct, IFloatVector<TVec> where TVec : struct
+        {
+            int w = TOps.Count, width = registers * w;
+            ref float source = ref At(first, column);
+            for (int p = 0; p < rows; p++)
+            {
+                TOps.Store(TOps.Load(ref source), ref target);
+                if (registers == 2) TOps.Store(TOps.Load(ref Unsafe.Add(ref source, w)), ref Unsafe.Add(ref target, w));
+                source = ref Unsafe.Add(ref source, RowStride);
+                target = ref Unsafe.Add(ref target, width);
             }
         }
     }
