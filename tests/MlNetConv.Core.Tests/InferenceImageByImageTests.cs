@@ -16,8 +16,8 @@ public class InferenceImageByImageTests
     public static TheoryData<string> Cases => new(CaseNames.Keys);
 
     // Input shape, then the convolution and its followers. The 3×3 stride-1 convolutions over 8 or more channels and
-    // filters take the Winograd path, the others the direct one; the 5×5 one's product reads its padded planes, but
-    // where an image splits among the threads, which goes through its columns.
+    // filters take the Winograd path, the others the direct one; the 5×5 one's product reads shifted planes and the
+    // 3×3 stride-2 one's a padded image, but where an image splits among the threads, which goes through its columns.
     private static readonly Dictionary<string, (Shape Input, Func<Layer[]> Layers)> CaseNames = new()
     {
         ["direct, the textbook's conv1 and pool"] = (Shape.Image(1, 28, 28), () => [new Conv2D(32, 3, padding: Padding.Same, activation: Activation.Relu), new MaxPooling2D(2)]),
@@ -26,7 +26,8 @@ public class InferenceImageByImageTests
         ["Winograd, odd output, same 2×2 pool reaches past it"] = (Shape.Image(8, 9, 9), () => [new Conv2D(8, 3, padding: Padding.Same, activation: Activation.Relu), new MaxPooling2D(2, padding: Padding.Same)]),
         ["Winograd, tanh, 3×3 average pool with stride 2, same"] = (Shape.Image(8, 12, 10), () => [new Conv2D(12, 3, padding: Padding.Same, activation: Activation.Tanh), new AveragePooling2D(3, 2, Padding.Same)]),
         ["direct, strided 2×4 kernel, 2×3 max pool with strides (1, 2), same"] = (Shape.Image(3, 10, 9), () => [new Conv2D(5, (2, 4), (2, 1)), new MaxPooling2D((2, 3), (1, 2), Padding.Same)]),
-        ["direct from padded planes, 5×5 over 4 channels, and pool"] = (Shape.Image(4, 9, 10), () => [new Conv2D(8, 5, padding: Padding.Same, activation: Activation.Relu), new MaxPooling2D(2)]),
+        ["direct from shifted planes, 5×5 over 4 channels, and pool"] = (Shape.Image(4, 9, 10), () => [new Conv2D(8, 5, padding: Padding.Same, activation: Activation.Relu), new MaxPooling2D(2)]),
+        ["direct from a padded image, 3×3 stride 2 over 8 channels"] = (Shape.Image(8, 13, 21), () => [new Conv2D(12, 3, 2, Padding.Same, Activation.Tanh), new BatchNormalization()]),
         ["direct, the modern preset's conv1 block"] = (Shape.Image(1, 28, 28), () => [new Conv2D(32, 3, padding: Padding.Same, useBias: false), new BatchNormalization(), new ActivationLayer(Activation.Relu), new MaxPooling2D(2)]),
         ["Winograd, the modern preset's conv2 block"] = (Shape.Image(32, 14, 14), () => [new Conv2D(64, 3, padding: Padding.Same, useBias: false), new BatchNormalization(), new ActivationLayer(Activation.Relu), new MaxPooling2D(2)]),
         ["Winograd, normalization alone, then sigmoid"] = (Shape.Image(8, 7, 6), () => [new Conv2D(9, 3, padding: Padding.Same), new BatchNormalization(), new ActivationLayer(Activation.Sigmoid)]),

@@ -157,30 +157,42 @@ public class KernelEquivalenceTests
 
     [Theory]
     [MemberData(nameof(Widths))]
-    public void ConvolutionFromPaddedPlanesHasTheBitsOfItsColumns(SimdWidth width)
+    public void ConvolutionFromAPaddedImageHasTheBitsOfItsColumns(SimdWidth width)
     {
-        // Stride 1 with as many output columns as input columns: "same" windows odd and even (uneven padding), and valid
-        // ones one column wide; reductions past one packed slice (40 channels of 5×5); stale planes and outputs.
+        // Column strides 1 and 2, row strides 1 to 3, both paddings, odd and even windows (uneven "same" padding), lines
+        // shorter and longer than a register, reductions past one packed slice (40 channels); stale images and outputs.
+        // Where the rows are shifted planes (stride 1 "same", or valid one column wide), from those too.
         var random = new Random(4);
-        for (int trial = 0; trial < 60; trial++)
+        int run = 0, shifted = 0;
+        for (int trial = 0; trial < 120; trial++)
         {
-            int c = trial % 10 == 0 ? 40 : random.Next(1, 12), kr = random.Next(1, 7), kc = random.Next(1, 7), h = random.Next(1, 14), w = random.Next(1, 20);
-            var padding = random.Next(3) == 0 ? Padding.Valid : Padding.Same;
-            if (padding == Padding.Valid) (kc, h) = (1, Math.Max(h, kr));
+            int c = trial % 10 == 0 ? 40 : random.Next(1, 12), kr = random.Next(1, 7), kc = random.Next(1, 7), h = random.Next(1, 14), w = random.Next(1, 40);
+            int sr = random.Next(3) == 0 ? random.Next(2, 4) : 1, sc = random.Next(1, 3);
+            var padding = random.Next(3) == 0 && kr <= h && kc <= w ? Padding.Valid : Padding.Same;
             int filters = 4 * random.Next(1, 7);
-            var shape = ConvShape.Create(c, h, w, filters, kr, kc, 1, 1, padding);
+            var shape = ConvShape.Create(c, h, w, filters, kr, kc, sr, sc, padding);
             if (!Gemm.PacksEverything(filters, shape.Window.OutputArea, width)) continue; // fewer output positions than a register
-            string what = $"C{c} {h}×{w} K{filters} {kr}×{kc} {padding} {width}";
-            Assert.True(Im2Col.IsShiftedPlane(shape), what);
+            run++;
+            string what = $"C{c} {h}×{w} K{filters} {kr}×{kc} stride {sr}×{sc} {padding} {width}";
             float[] x = TestData.Random(shape.InputSize, trial), weights = TestData.Random(shape.WeightCount, trial + 1), bias = TestData.Random(filters, trial + 2);
             float[] columns = new float[shape.ColumnsSize], expected = new float[shape.OutputSize];
             Im2Col.Unfold(x, columns, shape, width);
             Conv2DKernels.ForwardFilters(columns, weights, bias, expected, 0, filters, shape, width);
-            float[] planes = TestData.Random(Im2Col.ShiftedPlanes.Size(shape), trial + 3), actual = TestData.Random(shape.OutputSize, trial + 4);
-            Im2Col.ShiftedPlanes.Pad(x, planes, shape);
-            Conv2DKernels.ForwardFiltersFromPlanes(planes, weights, bias, actual, 0, filters, shape, width);
+            float[] image = TestData.Random(PaddedImage.Size(shape), trial + 3), actual = TestData.Random(shape.OutputSize, trial + 4);
+            PaddedImage.Pad(x, image, shape);
+            var columnsOfImage = new PaddedImage(image, shape);
+            Conv2DKernels.ForwardFiltersFrom(ref columnsOfImage, weights, bias, actual, 0, filters, shape, width);
             Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(actual)), what);
+            if (!ShiftedPlanes.Applies(shape)) continue;
+            shifted++;
+            float[] planes = TestData.Random(ShiftedPlanes.Size(shape), trial + 5);
+            actual = TestData.Random(shape.OutputSize, trial + 6);
+            ShiftedPlanes.Pad(x, planes, shape);
+            var columnsOfPlanes = new ShiftedPlanes(planes, shape);
+            Conv2DKernels.ForwardFiltersFrom(ref columnsOfPlanes, weights, bias, actual, 0, filters, shape, width);
+            Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(actual)), "shifted planes " + what);
         }
+        Assert.True(run >= 40 && shifted >= 10, $"only {run} shapes had a register of output positions, {shifted} of them shifted planes");
     }
 
     [Theory]

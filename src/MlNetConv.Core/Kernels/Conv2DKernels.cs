@@ -28,16 +28,15 @@ internal static class Conv2DKernels
     }
 
     /// <summary>
-    /// Planes [first, end) of y as <see cref="ForwardFilters"/> makes them, with the same bits, from the image's padded
-    /// planes (<see cref="Im2Col.ShiftedPlanes.Pad"/>) instead of its columns: for a convolution whose column matrix is
-    /// shifted planes (<see cref="Im2Col.IsShiftedPlane"/>), made slice by slice as the product reads it. end − first
-    /// and OH·OW as <see cref="Gemm.PacksEverything"/> needs.
+    /// Planes [first, end) of y as <see cref="ForwardFilters"/> makes them, with the same bits, from a source that makes
+    /// the columns slice by slice as the product reads them (<see cref="ShiftedPlanes"/>, <see cref="PaddedImage"/>)
+    /// instead of the columns written out; end − first and OH·OW as <see cref="Gemm.PacksEverything"/> needs.
     /// </summary>
-    public static void ForwardFiltersFromPlanes(ReadOnlySpan<float> paddedPlanes, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias,
+    public static void ForwardFiltersFrom<TColumns>(scoped ref TColumns columns, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias,
         Span<float> y, int first, int end, in ConvShape shape, SimdWidth width = 0)
+        where TColumns : IMatrixSource, allows ref struct
     {
         int area = shape.Window.OutputArea, patch = shape.PatchSize;
-        var columns = new Im2Col.ShiftedPlanes(paddedPlanes, shape);
         Gemm.MultiplyNN(end - first, area, patch, weights[(first * patch)..], patch, ref columns, y[(first * area)..], area, accumulate: false, width);
         AddBias(y, bias, first, end, area);
     }

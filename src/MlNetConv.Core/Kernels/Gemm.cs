@@ -32,8 +32,8 @@ internal static class Gemm
     }
 
     /// <summary>
-    /// C = A·B as <see cref="MultiplyNN"/>, B (K×N) made slice by slice as the product reads it (an image unfolded by
-    /// <see cref="Im2Col.ShiftedPlanes"/>). Every panel is packed, so every block of rows must be whole: m a multiple
+    /// C = A·B as <see cref="MultiplyNN"/>, B (K×N) made slice by slice as the product reads it (a
+    /// <see cref="PaddedImage"/>'s columns). Every panel is packed, so every block of rows must be whole: m a multiple
     /// of 4, and n at least a register (<see cref="PacksEverything"/>).
     /// </summary>
     public static void MultiplyNN<TSource>(int m, int n, int k, ReadOnlySpan<float> a, int lda, scoped ref TSource b,

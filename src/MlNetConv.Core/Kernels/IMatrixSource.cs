@@ -2,7 +2,7 @@ namespace MlNetConv.Core.Kernels;
 
 /// <summary>
 /// Where the B of a <see cref="Gemm"/> product comes from: a matrix in memory, or one made as the product reads it
-/// (<see cref="Im2Col.ShiftedPlanes"/>: an image unfolded a slice of one panel at a time, never written out whole).
+/// (<see cref="PaddedImage"/>: an image unfolded a slice of one panel at a time, never written out whole).
 /// </summary>
 internal interface IMatrixSource
 {

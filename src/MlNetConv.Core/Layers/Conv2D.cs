@@ -216,14 +216,13 @@ public sealed class Conv2D : Layer
     {
         private readonly float[] columns;              // (slots, C·R·S, OH·OW): im2col per image (training) or per chunk
         private readonly int columnSlots;
-        // Inference on shifted planes (Im2Col.ShiftedPlanes) unfolds as the product reads: each chunk's image in hand,
-        // padded, instead of its 627 KB of columns for a 5×5 window over 32 channels of 14×14 (images that split among
-        // the threads still go through the columns). Only for long reductions: each packed slice of a panel works out its
-        // masks, which a short one (conv1's 9, a colour 3×3's 27) does not repay; against the columns in one process, 2
-        // threads: 0.86 of the time for 5×5 over 32 channels, but 1.17 for conv1 and 1.23 for 5×5 over one channel. A
-        // 1×1 window's columns are a copy of the image, which the product then reads in place: 1.04 from planes.
-        private readonly bool fromPlanes;
-        private readonly float[]? paddedPlanes;        // (slots, ShiftedPlanes.Size), if fromPlanes
+        // Inference unfolds as the product reads where it can (ShiftedPlanes at stride 1 "same", PaddedImage at column
+        // strides 1 and 2): each chunk's image in hand, copied between zero margins, instead of its columns, 627 KB for
+        // a 5×5 window over 32 channels of 14×14 (images that split among the threads still go through the columns).
+        // Only for long reductions: each packed slice of a panel works out its masks or stretches, which a short one
+        // (conv1's 9, a colour 3×3's 27) does not repay; a 1×1 window at stride 1 has the image itself for columns.
+        private readonly ColumnSource columnSource;
+        private readonly float[]? paddedImages;        // (slots, the source's Size) unless the columns are unfolded
         private readonly bool transposedWeights;
         private readonly float[]? transposedGradients; // (capacity, OH·OW, K): each image's dZᵀ, if transposedWeights
         private readonly float[]? weightGradientT;     // (C·R·S, K): dWᵀ summed over the batch, if transposedWeights
@@ -233,7 +232,9 @@ public sealed class Conv2D : Layer
         private int chunks; // of the forward pass: an image each in training (each keeps its columns), one per column slot otherwise
         private bool poolFirst; // of the forward pass in hand: see ForwardFilters
 
-        private const int FromPlanesMinimumReduction = 64;
+        private const int MinimumReductionUnfoldedAsRead = 64;
+
+        private enum ColumnSource { Unfolded, ShiftedPlanes, PaddedImage }
 
         public DirectBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training, threads)
         {
@@ -241,9 +242,11 @@ public sealed class Conv2D : Layer
             // Training keeps every image's im2col matrix for the weight gradient; inference reuses one per chunk.
             columnSlots = training ? capacity : Math.Min(capacity, threads);
             columns = new float[(long)columnSlots * s.ColumnsSize];
-            fromPlanes = !training && Im2Col.IsShiftedPlane(s) && s.PatchSize >= FromPlanesMinimumReduction && s.Window.WindowArea > 1
-                && Gemm.PacksEverything(s.Filters, s.Window.OutputArea);
-            if (fromPlanes) paddedPlanes = new float[(long)columnSlots * Im2Col.ShiftedPlanes.Size(s)];
+            columnSource = training || s.PatchSize < MinimumReductionUnfoldedAsRead || (s.Window.WindowArea == 1 && s.Window.Columns.Stride == 1)
+                || !Gemm.PacksEverything(s.Filters, s.Window.OutputArea) ? ColumnSource.Unfolded
+                : ShiftedPlanes.Applies(s) ? ColumnSource.ShiftedPlanes
+                : PaddedImage.Reads(s) ? ColumnSource.PaddedImage : ColumnSource.Unfolded;
+            if (columnSource != ColumnSource.Unfolded) paddedImages = new float[(long)columnSlots * PaddedImageSize];
             // A long receptive field (288 > 64 filters) makes dWᵀ's product the efficient one, worth transposing each dZ
             // for; a short one (conv1: 9) leaves dWᵀ too few rows to reuse dZᵀ, and dW's dot products over the long
             // OH·OW win. Two blocks of rows per thread, in whole register blocks; how rows are split never changes a
@@ -299,37 +302,48 @@ public sealed class Conv2D : Layer
             for (int n = first; n < end; n++)
             {
                 ReadOnlySpan<float> x = Pass.Input.AsSpan(n * s.InputSize, s.InputSize);
-                if (fromPlanes) Im2Col.ShiftedPlanes.Pad(x, PaddedPlanes(chunk), s);
-                else Im2Col.Unfold(x, columns.AsSpan(chunk * s.ColumnsSize, s.ColumnsSize), s);
-                ForwardFilters(n, chunk, 0, s.Filters, fromPlanes);
+                switch (columnSource)
+                {
+                    case ColumnSource.ShiftedPlanes: ShiftedPlanes.Pad(x, PaddedImageOf(chunk), s); break;
+                    case ColumnSource.PaddedImage: PaddedImage.Pad(x, PaddedImageOf(chunk), s); break;
+                    default: Im2Col.Unfold(x, columns.AsSpan(chunk * s.ColumnsSize, s.ColumnsSize), s); break;
+                }
+                ForwardFilters(n, chunk, 0, s.Filters, columnSource);
             }
         }
 
-        private Span<float> PaddedPlanes(int slot)
-        {
-            int size = Im2Col.ShiftedPlanes.Size(Shape);
-            return paddedPlanes.AsSpan(slot * size, size);
-        }
+        private int PaddedImageSize => columnSource == ColumnSource.ShiftedPlanes ? ShiftedPlanes.Size(Shape) : PaddedImage.Size(Shape);
+
+        private Span<float> PaddedImageOf(int slot) => paddedImages.AsSpan(slot * PaddedImageSize, PaddedImageSize);
 
         // Image n's filters of one block, from its unfolded columns in slot n.
         private void ForwardFilterBlock(int n, int block)
         {
             int first = block * filtersPerBlock;
-            ForwardFilters(n, n, first, Math.Min(Shape.Filters, first + filtersPerBlock), planes: false);
+            ForwardFilters(n, n, first, Math.Min(Shape.Filters, first + filtersPerBlock), ColumnSource.Unfolded);
         }
 
-        // Filters [first, end) of image n from its unfolded columns in `slot`, or its padded planes there: the product, the bias, the activation and
+        // Filters [first, end) of image n from its columns in `slot`, unfolded or read from its padded image there: the product, the bias, the activation and
         // the followers. A max-pooling alone after ReLU or no activation goes before the bias and the activation,
         // which then take a quarter of the values (2×2 windows): both are monotonic, so the window's winner after them is
         // its winner before, and with finite biases the bits are the same, ±0 included (an exact tie after adding the
         // bias is an exact tie before, and ReLU gives +0 for either zero).
-        private void ForwardFilters(int n, int slot, int first, int end, bool planes)
+        private void ForwardFilters(int n, int slot, int first, int end, ColumnSource source)
         {
             ConvShape s = Shape;
             int area = s.Window.OutputArea;
             Span<float> y = OutputOf(n, slot);
             ReadOnlySpan<float> bias = poolFirst ? default : Layer.Bias;
-            if (planes) Conv2DKernels.ForwardFiltersFromPlanes(PaddedPlanes(slot), Layer.Kernel, bias, y, first, end, s);
+            if (source == ColumnSource.ShiftedPlanes)
+            {
+                var planes = new ShiftedPlanes(PaddedImageOf(slot), s);
+                Conv2DKernels.ForwardFiltersFrom(ref planes, Layer.Kernel, bias, y, first, end, s);
+            }
+            else if (source == ColumnSource.PaddedImage)
+            {
+                var image = new PaddedImage(PaddedImageOf(slot), s);
+                Conv2DKernels.ForwardFiltersFrom(ref image, Layer.Kernel, bias, y, first, end, s);
+            }
             else Conv2DKernels.ForwardFilters(columns.AsSpan(slot * s.ColumnsSize, s.ColumnsSize), Layer.Kernel, bias, y, first, end, s);
             if (!poolFirst) Layer.Activation.Forward(y[(first * area)..(end * area)], (end - first) * area);
             Span<float> pooled = RunFollowers(n, slot, y, first, end);
