@@ -1,3 +1,4 @@
+using System.Numerics.Tensors;
 using MlNetConv.Core.Geometry;
 using MlNetConv.Core.Kernels;
 using MlNetConv.Core.Kernels.Reference;
@@ -193,6 +194,35 @@ public class KernelEquivalenceTests
             Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(actual)), "shifted planes " + what);
         }
         Assert.True(run >= 40 && shifted >= 10, $"only {run} shapes had a register of output positions, {shifted} of them shifted planes");
+    }
+
+    [Fact]
+    public void ElementwiseOperationsInPiecesHaveTheBitsOfOnePass()
+    {
+        // Past several pieces and 256 KB (where TensorPrimitives would store around the caches), with ragged ends, one a
+        // few floats past a whole number of pieces; NaN and −0 among the values.
+        foreach (int length in new[] { 3 * 16 * 1024 + 70_001, 4 * 16 * 1024 + 5 })
+            InPieces(length);
+    }
+
+    private static void InPieces(int length)
+    {
+        float[] x = TestData.Random(length, 1), y = TestData.Random(length, 2);
+        x[5] = float.NaN;
+        x[length - 1] = -0f;
+        void Same(string what, Action<float[]> whole, Action<float[]> pieces)
+        {
+            float[] expected = TestData.Random(length, 3), actual = TestData.Random(length, 3);
+            whole(expected);
+            pieces(actual);
+            Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(actual)), $"{what}, {length} floats");
+        }
+        Same("relu", d => TensorPrimitives.Max(x, 0f, d), d => { x.CopyTo(d, 0); Activations.Relu(d); });
+        Same("tanh", d => TensorPrimitives.Tanh(x, d), d => { x.CopyTo(d, 0); Activations.Tanh(d); });
+        Same("sigmoid", d => TensorPrimitives.Sigmoid(x, d), d => { x.CopyTo(d, 0); Activations.Sigmoid(d); });
+        Same("add", d => TensorPrimitives.Add(x, y, d), d => InCache.Add(x, y, d));
+        Same("add a scalar", d => TensorPrimitives.Add(x, 0.25f, d), d => InCache.Add(x, 0.25f, d));
+        Same("multiply", d => TensorPrimitives.Multiply(x, y, d), d => InCache.Multiply(x, y, d));
     }
 
     [Theory]

@@ -12,11 +12,12 @@ namespace MlNetConv.Core.Kernels;
 /// </summary>
 internal static class Activations
 {
-    public static void Relu(Span<float> values) => TensorPrimitives.Max(values, 0f, values);
+    // In pieces (InCache): an image's output can pass 256 KB, past which TensorPrimitives writes around the caches.
+    public static void Relu(Span<float> values) => InCache.Apply(values, static piece => TensorPrimitives.Max(piece, 0f, piece));
 
-    public static void Sigmoid(Span<float> values) => TensorPrimitives.Sigmoid(values, values);
+    public static void Sigmoid(Span<float> values) => InCache.Apply(values, static piece => TensorPrimitives.Sigmoid(piece, piece));
 
-    public static void Tanh(Span<float> values) => TensorPrimitives.Tanh(values, values);
+    public static void Tanh(Span<float> values) => InCache.Apply(values, static piece => TensorPrimitives.Tanh(piece, piece));
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Softmax(Span<float> values, int rowLength)

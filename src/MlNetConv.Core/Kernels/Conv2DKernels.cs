@@ -48,7 +48,7 @@ internal static class Conv2DKernels
         for (int k = first; k < end; k++)
         {
             Span<float> plane = planes.Slice(k * area, area);
-            TensorPrimitives.Add(plane, bias[k], plane);
+            InCache.Add(plane, bias[k], plane); // a 224×224 plane is 196 KB, a larger one past 256 KB
         }
     }
 

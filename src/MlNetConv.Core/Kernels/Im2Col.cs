@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Runtime.Intrinsics;
@@ -188,7 +187,7 @@ internal static class Im2Col
         {
             int iy = oy * rows.Stride + r - rows.PadBefore;
             Span<float> segment = plane.Slice(iy * cols.Input + s - cols.PadBefore + xs.Start, xs.End - xs.Start);
-            TensorPrimitives.Add(segment, src.Slice(oy * cols.Output + xs.Start, xs.End - xs.Start), segment);
+            InCache.Add(segment, src.Slice(oy * cols.Output + xs.Start, xs.End - xs.Start), segment);
         }
     }
 
@@ -257,7 +256,7 @@ internal static class Im2Col
         var (first, end, shift) = ShiftedStretch(rows, cols, r, s, ys, xs);
         ClearPaddingColumns(src, cols.Output, ys, xs);
         Span<float> target = plane.Slice(first + shift, end - first);
-        TensorPrimitives.Add(target, src[first..end], target);
+        InCache.Add(target, src[first..end], target); // a whole plane, which can pass 256 KB
     }
 
     // The stretch [First, End) of the column-matrix row (r, s) from its first to its last in-image entry, and the

@@ -1,4 +1,4 @@
-using System.Numerics.Tensors;
+using MlNetConv.Core.Kernels;
 using MlNetConv.Core.Onnx;
 using MlNetConv.Core.Tensors;
 
@@ -45,7 +45,7 @@ public sealed class Dropout : Layer
         Random random = pass.Random ?? throw new InvalidOperationException($"{Describe()} needs the model's random stream in training.");
         float keep = (float)(1 / (1 - Rate));
         for (int i = 0; i < mask.Length; i++) mask[i] = random.NextDouble() >= Rate ? keep : 0f;
-        TensorPrimitives.Multiply(pass.Input.AsSpan(0, length), mask, pass.Output.AsSpan(0, length));
+        InCache.Multiply(pass.Input.AsSpan(0, length), mask, pass.Output.AsSpan(0, length));
     }
 
     internal override void BackwardPass(LayerPass pass)
@@ -57,7 +57,7 @@ public sealed class Dropout : Layer
             pass.OutputGradient.AsSpan(0, length).CopyTo(pass.InputGradient);
             return;
         }
-        TensorPrimitives.Multiply(pass.OutputGradient.AsSpan(0, length), ((MaskBuffer)pass.Buffers!).Mask.AsSpan(0, length),
+        InCache.Multiply(pass.OutputGradient.AsSpan(0, length), ((MaskBuffer)pass.Buffers!).Mask.AsSpan(0, length),
             pass.InputGradient.AsSpan(0, length));
     }
 
