@@ -1,4 +1,3 @@
-using System.Numerics.Tensors;
 using MlNetConv.Core.Geometry;
 using MlNetConv.Core.Kernels;
 using MlNetConv.Core.Onnx;
@@ -575,7 +574,7 @@ public sealed class Conv2D : Layer
             {
                 ReadOnlySpan<float> share = groupWeightGradients.AsSpan(group * tiles.KernelSize + point * tiles.KernelPointStride, tiles.KernelPointStride);
                 if (group == 0) share.CopyTo(sum);
-                else TensorPrimitives.Add(sum, share, sum);
+                else InCache.Add(sum, share, sum); // 1 MB for 512 channels to 512 filters
             }
         }
     }
