@@ -45,6 +45,41 @@ public class KernelEquivalenceTests
                 AssertMatrixProducts(m, n, k: ((int[])[300, 517, 2100])[(m + n) % 3], pad: random.Next(3), accumulate: n % 2 == 0, seed: m * n, width, 1e-4f);
     }
 
+    // A product that finishes its rows (a bias per row, then ReLU) has the bits of the product followed by passes of
+    // their own: rows in blocks and left over, panels whole and the last one overlapping, fewer columns than a register,
+    // packed or not; −0, NaN and values on both sides of zero among the results.
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ProductsThatFinishTheirRowsHaveTheBitsOfThePassesAfter(SimdWidth width)
+    {
+        var random = new Random(5);
+        foreach (int m in (int[])[1, 6, 16, 21])
+            foreach (int n in (int[])[3, 17, 40, 70])
+                foreach (bool rectify in (bool[])[false, true])
+                {
+                    int k = random.Next(2) == 0 ? 7 : 300, pad = random.Next(3);
+                    float[] a = TestData.Random(m * (k + pad), m + n), b = TestData.Random(k * (n + pad), m * n);
+                    a[0] = float.NaN; // row 0 all NaN
+                    if (m > 1) a.AsSpan((k + pad), k).Clear(); // row 1 all zeros: −0 with a negative bias is +0 after ReLU
+                    float[] bias = TestData.Random(m, k), expected = TestData.Random(m * (n + pad), 1), actual = expected.ToArray();
+                    bias[^1] = -0f;
+                    for (bool biased = false; ; biased = true)
+                    {
+                        string what = $"{m}×{n}×{k} pad {pad} bias {biased} rectify {rectify} {width}";
+                        Gemm.MultiplyNN(m, n, k, a, k + pad, b, n + pad, expected, n + pad, accumulate: false, width);
+                        for (int i = 0; i < m; i++)
+                        {
+                            Span<float> row = expected.AsSpan(i * (n + pad), n);
+                            if (biased) TensorPrimitives.Add(row, bias[i], row);
+                            if (rectify) Activations.Relu(row);
+                        }
+                        Gemm.MultiplyNN(m, n, k, a, k + pad, b, n + pad, actual, n + pad, accumulate: false, new RowFinish(biased ? bias : default, rectify), width);
+                        Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(actual)), what);
+                        if (biased) break;
+                    }
+                }
+    }
+
     // NN, TN and NT against the reference, and each row of C computed alone (a batch of one) with the bits it gets
     // among the others, in a block of rows or not.
     private static void AssertMatrixProducts(int m, int n, int k, int pad, bool accumulate, int seed, SimdWidth width, float tolerance)

@@ -15,6 +15,11 @@ internal static class Activations
     // In pieces (InCache): an image's output can pass 256 KB, past which TensorPrimitives writes around the caches.
     public static void Relu(Span<float> values) => InCache.Apply(values, static piece => TensorPrimitives.Max(piece, 0f, piece));
 
+    /// <summary>max(x, 0) on a register as TensorPrimitives.Max takes it: +0 for −0, NaN kept.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    public static TVec Rectified<TOps, TVec>(TVec x) where TOps : struct, IFloatVector<TVec> where TVec : struct =>
+        TOps.Select(TOps.Or(TOps.GreaterThanZero(x), TOps.IsNaN(x)), x, TOps.Zero);
+
     public static void Sigmoid(Span<float> values) => InCache.Apply(values, static piece => TensorPrimitives.Sigmoid(piece, piece));
 
     public static void Tanh(Span<float> values) => InCache.Apply(values, static piece => TensorPrimitives.Tanh(piece, piece));

@@ -16,29 +16,31 @@ internal static class Conv2DKernels
 {
     /// <summary>
     /// Planes [first, end) of y ← their rows of W·columns + b, columns being unfold(x) (<see cref="Im2Col.Unfold"/>,
-    /// which the backward pass reads again): all of the forward pass, or a share of it that any split of the filters
-    /// computes to the same bits.
+    /// which the backward pass reads again), and with <paramref name="rectify"/> then max(·, 0) as
+    /// <see cref="Activations.Relu"/> takes it: all of the forward pass, or a share of it that any split of the filters
+    /// computes to the same bits. The bias and the rectifier go in the product's own pass (<see cref="RowFinish"/>), with
+    /// the bits of passes of their own.
     /// </summary>
     public static void ForwardFilters(ReadOnlySpan<float> columns, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias,
-        Span<float> y, int first, int end, in ConvShape shape, SimdWidth width = 0)
+        Span<float> y, int first, int end, in ConvShape shape, SimdWidth width = 0, bool rectify = false)
     {
         int area = shape.Window.OutputArea, patch = shape.PatchSize;
-        Gemm.MultiplyNN(end - first, area, patch, weights[(first * patch)..], patch, columns, area, y[(first * area)..], area, accumulate: false, width);
-        AddBias(y, bias, first, end, area);
+        Gemm.MultiplyNN(end - first, area, patch, weights[(first * patch)..], patch, columns, area, y[(first * area)..], area, accumulate: false,
+            new RowFinish(bias.IsEmpty ? default : bias[first..end], rectify), width);
     }
 
     /// <summary>
-    /// Planes [first, end) of y as <see cref="ForwardFilters"/> makes them, with the same bits, from a source that makes
+    /// Planes [first, end) of y as <see cref="ForwardFilters"/> makes them (the rectifier too), with the same bits, from a source that makes
     /// the columns slice by slice as the product reads them (<see cref="ShiftedPlanes"/>, <see cref="PaddedImage"/>)
     /// instead of the columns written out; end − first and OH·OW as <see cref="Gemm.PacksEverything"/> needs.
     /// </summary>
     public static void ForwardFiltersFrom<TColumns>(scoped ref TColumns columns, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias,
-        Span<float> y, int first, int end, in ConvShape shape, SimdWidth width = 0)
+        Span<float> y, int first, int end, in ConvShape shape, SimdWidth width = 0, bool rectify = false)
         where TColumns : IMatrixSource, allows ref struct
     {
         int area = shape.Window.OutputArea, patch = shape.PatchSize;
-        Gemm.MultiplyNN(end - first, area, patch, weights[(first * patch)..], patch, ref columns, y[(first * area)..], area, accumulate: false, width);
-        AddBias(y, bias, first, end, area);
+        Gemm.MultiplyNN(end - first, area, patch, weights[(first * patch)..], patch, ref columns, y[(first * area)..], area, accumulate: false,
+            new RowFinish(bias.IsEmpty ? default : bias[first..end], rectify), width);
     }
 
     /// <summary>Planes [first, end) of <paramref name="planes"/> (K planes of <paramref name="area"/> values) += their bias, if any.</summary>

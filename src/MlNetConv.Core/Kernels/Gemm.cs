@@ -22,29 +22,36 @@ namespace MlNetConv.Core.Kernels;
 internal static class Gemm
 {
     public static void MultiplyNN(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
-        Span<float> c, int ldc, bool accumulate, SimdWidth width = 0)
+        Span<float> c, int ldc, bool accumulate, SimdWidth width = 0) =>
+        MultiplyNN(m, n, k, a, lda, b, ldb, c, ldc, accumulate, default, width);
+
+    /// <summary>C = A·B, then each row of C finished as <paramref name="finish"/> says, panel by panel while it is in L1.</summary>
+    public static void MultiplyNN(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
+        Span<float> c, int ldc, bool accumulate, scoped in RowFinish finish, SimdWidth width = 0)
     {
         CheckOperand(a, m, k, lda, nameof(a));
         CheckOperand(b, k, n, ldb, nameof(b));
         CheckOperand(c, m, n, ldc, nameof(c));
+        finish.Check(m, accumulate);
         var rows = new MatrixRows(ref MemoryMarshal.GetReference(b), ldb);
-        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref rows, ref MemoryMarshal.GetReference(c), ldc, accumulate, width);
+        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref rows, ref MemoryMarshal.GetReference(c), ldc, accumulate, finish, width);
     }
 
     /// <summary>
-    /// C = A·B as <see cref="MultiplyNN"/>, B (K×N) made slice by slice as the product reads it (a
+    /// C = A·B as <see cref="MultiplyNN(int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool, in RowFinish, SimdWidth)"/>, B (K×N) made slice by slice as the product reads it (a
     /// <see cref="PaddedImage"/>'s columns). Every panel is packed, so every block of rows must be whole: m a multiple
     /// of 4, and n at least a register (<see cref="PacksEverything"/>).
     /// </summary>
     public static void MultiplyNN<TSource>(int m, int n, int k, ReadOnlySpan<float> a, int lda, scoped ref TSource b,
-        Span<float> c, int ldc, bool accumulate, SimdWidth width = 0)
+        Span<float> c, int ldc, bool accumulate, scoped in RowFinish finish, SimdWidth width = 0)
         where TSource : IMatrixSource, allows ref struct
     {
         CheckOperand(a, m, k, lda, nameof(a));
         CheckOperand(c, m, n, ldc, nameof(c));
+        finish.Check(m, accumulate);
         if (!PacksEverything(m, n, width))
             throw new ArgumentException($"A {m}×{n} product from a packed-only source needs whole blocks of rows (m a multiple of 4) and a register of columns.", nameof(b));
-        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref b, ref MemoryMarshal.GetReference(c), ldc, accumulate, width);
+        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref b, ref MemoryMarshal.GetReference(c), ldc, accumulate, finish, width);
     }
 
     /// <summary>Whether an m×n product can take its B from a source that is only ever packed.</summary>
@@ -58,7 +65,7 @@ internal static class Gemm
         CheckOperand(b, k, n, ldb, nameof(b));
         CheckOperand(c, m, n, ldc, nameof(c));
         var rows = new MatrixRows(ref MemoryMarshal.GetReference(b), ldb);
-        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), 1, lda, ref rows, ref MemoryMarshal.GetReference(c), ldc, accumulate, width);
+        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), 1, lda, ref rows, ref MemoryMarshal.GetReference(c), ldc, accumulate, default, width);
     }
 
     public static void MultiplyNT(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
@@ -89,15 +96,15 @@ internal static class Gemm
     }
 
     private static void Broadcast<TSource>(int m, int n, int k, ref float a, int aRow, int aColumn, scoped ref TSource b,
-        ref float c, int ldc, bool accumulate, SimdWidth width)
+        ref float c, int ldc, bool accumulate, scoped in RowFinish finish, SimdWidth width)
         where TSource : IMatrixSource, allows ref struct
     {
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: Broadcast<Float512, Vector512<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate); break;
-            case SimdWidth.Vector256: Broadcast<Float256, Vector256<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate); break;
-            case SimdWidth.Vector128: Broadcast<Float128, Vector128<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate); break;
-            default: Broadcast<Float1, float, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate); break;
+            case SimdWidth.Vector512: Broadcast<Float512, Vector512<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish); break;
+            case SimdWidth.Vector256: Broadcast<Float256, Vector256<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish); break;
+            case SimdWidth.Vector128: Broadcast<Float128, Vector128<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish); break;
+            default: Broadcast<Float1, float, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish); break;
         }
     }
 
@@ -125,13 +132,14 @@ internal static class Gemm
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Broadcast<TOps, TVec, TSource>(int m, int n, int k, ref float a, int aRow, int aColumn, scoped ref TSource b,
-        ref float c, int ldc, bool accumulate)
+        ref float c, int ldc, bool accumulate, scoped in RowFinish finish)
         where TOps : struct, IFloatVector<TVec> where TVec : struct where TSource : IMatrixSource, allows ref struct
     {
         int w = TOps.Count;
         if (n < w)
         {
             ScalarColumns(m, n, k, ref a, aRow, aColumn, ref b.At(0, 0), b.RowStride, 1, ref c, ldc, accumulate);
+            if (!finish.IsNone) finish.Apply<Float1, float>(ref c, ldc, 0, m, 0, n);
             return;
         }
         int blocked = m - m % 4; // rows in blocks of 4 (and 8), by panels of columns
@@ -139,17 +147,25 @@ internal static class Gemm
         float[]? scratch = packs ? ArrayPool<float>.Shared.Rent((PackedDepth<TOps, TVec>() + blocked) * 2 * w) : null;
         try
         {
+            // Each panel's rows are finished as soon as it is done, while it is in L1.
             int j = 0;
             for (; j + 2 * w <= n; j += 2 * w)
+            {
                 Panel<TOps, TVec, TSource>(blocked, k, ref a, aRow, aColumn, ref b, j, scratch, ref Unsafe.Add(ref c, j), ldc, accumulate, 2, TOps.LanesFrom(0));
+                if (!finish.IsNone) finish.Apply<TOps, TVec>(ref c, ldc, 0, blocked, j, j + 2 * w);
+            }
             for (; j + w <= n; j += w)
+            {
                 Panel<TOps, TVec, TSource>(blocked, k, ref a, aRow, aColumn, ref b, j, scratch, ref Unsafe.Add(ref c, j), ldc, accumulate, 1, TOps.LanesFrom(0));
+                if (!finish.IsNone) finish.Apply<TOps, TVec>(ref c, ldc, 0, blocked, j, j + w);
+            }
             if (j < n)
             {
                 // The last register ends at column n; its first lanes belong to the panel before and are left alone.
                 int start = n - w;
                 Panel<TOps, TVec, TSource>(blocked, k, ref a, aRow, aColumn, ref b, start, scratch, ref Unsafe.Add(ref c, start), ldc, accumulate, 1,
                     TOps.LanesFrom(j - start));
+                if (!finish.IsNone) finish.Apply<TOps, TVec>(ref c, ldc, 0, blocked, j, n);
             }
         }
         finally
@@ -159,6 +175,7 @@ internal static class Gemm
         for (int i = blocked; i < m; i++)
             for (int column = 0; column < n; column += 4 * w)
                 SingleRow<TOps, TVec>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aColumn, ref b.At(0, 0), b.RowStride, ref Unsafe.Add(ref c, (nint)i * ldc), accumulate, column, n);
+        if (!finish.IsNone && blocked < m) finish.Apply<TOps, TVec>(ref c, ldc, blocked, m, 0, n);
     }
 
     // One row of C left over from the row blocks (a batch-1 Dense is nothing else), columns [first, first + 4 registers)

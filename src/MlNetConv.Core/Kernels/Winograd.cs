@@ -473,9 +473,8 @@ internal static class Winograd
                 }
             }
 
-        // max(x, 0) as TensorPrimitives.Max takes it: +0 for −0, NaN kept.
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
-        static TVec Out(TVec x, bool rectify) => rectify ? TOps.Select(TOps.Or(TOps.GreaterThanZero(x), TOps.IsNaN(x)), x, TOps.Zero) : x;
+        static TVec Out(TVec x, bool rectify) => rectify ? Activations.Rectified<TOps, TVec>(x) : x;
 
         [MethodImpl(MethodImplOptions.AggressiveInlining)]
         static TVec Sum3(ref float p, int a, int b, int c, nint point) =>

@@ -332,19 +332,21 @@ public sealed class Conv2D : Layer
             ConvShape s = Shape;
             int area = s.Window.OutputArea;
             Span<float> y = OutputOf(n, slot);
+            // The product adds the bias and takes a ReLU itself, panel by panel while it is in L1.
             ReadOnlySpan<float> bias = poolFirst ? default : Layer.Bias;
+            bool rectify = !poolFirst && Layer.Activation == Activation.Relu;
             if (source == ColumnSource.ShiftedPlanes)
             {
                 var planes = new ShiftedPlanes(PaddedImageOf(slot), s);
-                Conv2DKernels.ForwardFiltersFrom(ref planes, Layer.Kernel, bias, y, first, end, s);
+                Conv2DKernels.ForwardFiltersFrom(ref planes, Layer.Kernel, bias, y, first, end, s, rectify: rectify);
             }
             else if (source == ColumnSource.PaddedImage)
             {
                 var image = new PaddedImage(PaddedImageOf(slot), s);
-                Conv2DKernels.ForwardFiltersFrom(ref image, Layer.Kernel, bias, y, first, end, s);
+                Conv2DKernels.ForwardFiltersFrom(ref image, Layer.Kernel, bias, y, first, end, s, rectify: rectify);
             }
-            else Conv2DKernels.ForwardFilters(columns.AsSpan(slot * s.ColumnsSize, s.ColumnsSize), Layer.Kernel, bias, y, first, end, s);
-            if (!poolFirst) Layer.Activation.Forward(y[(first * area)..(end * area)], (end - first) * area);
+            else Conv2DKernels.ForwardFilters(columns.AsSpan(slot * s.ColumnsSize, s.ColumnsSize), Layer.Kernel, bias, y, first, end, s, rectify: rectify);
+            if (!poolFirst && !rectify) Layer.Activation.Forward(y[(first * area)..(end * area)], (end - first) * area);
             Span<float> pooled = RunFollowers(n, slot, y, first, end);
             if (!poolFirst) return;
             int pooledArea = pooled.Length / s.Filters;
