@@ -15,7 +15,7 @@ namespace MlNetConv.Core.Kernels;
 internal static class Conv2DKernels
 {
     /// <summary>
-    /// Planes [first, end) of y ← their rows of W·columns + b, columns being unfold(x) (<see cref="Im2Col.Unfold"/>,
+    /// Planes [first, end) of y ← their rows of W·columns + b, columns being unfold(x) (<see cref="Im2Col.Unfold(ReadOnlySpan{float}, Span{float}, in ConvShape, SimdWidth)"/>,
     /// which the backward pass reads again), and with <paramref name="rectify"/> then max(·, 0) as
     /// <see cref="Activations.Relu"/> takes it: all of the forward pass, or a share of it that any split of the filters
     /// computes to the same bits. The bias and the rectifier go in the product's own pass (<see cref="RowFinish"/>), with

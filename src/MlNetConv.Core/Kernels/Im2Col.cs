@@ -13,22 +13,28 @@ namespace MlNetConv.Core.Kernels;
 internal static class Im2Col
 {
     /// <summary>columns ← unfold(x).</summary>
-    public static void Unfold(ReadOnlySpan<float> x, Span<float> columns, in ConvShape shape, SimdWidth width = 0)
+    public static void Unfold(ReadOnlySpan<float> x, Span<float> columns, in ConvShape shape, SimdWidth width = 0) =>
+        Unfold(x, columns, shape, 0, shape.PatchSize, width);
+
+    /// <summary>columns ← rows [firstRow, endRow) of unfold(x), the first of them at columns[0].</summary>
+    public static void Unfold(ReadOnlySpan<float> x, Span<float> columns, in ConvShape shape, int firstRow, int endRow, SimdWidth width = 0)
     {
+        if (firstRow < 0 || endRow > shape.PatchSize || firstRow > endRow)
+            throw new ArgumentOutOfRangeException(nameof(endRow), $"Rows [{firstRow}, {endRow}) are not rows of the {shape.PatchSize} of the column matrix.");
         // Strided lines go a register at a time, the widest register no wider than a line: a 64→128 layer at stride 2
         // over 16×16 has lines of 8, and with AVX-512's 16 lanes ran entirely in the scalar loop, 1.04–1.07 times as long
         // as before there was a vector loop.
         switch (Simd.NoWiderThan(width == 0 ? Simd.Best : width, shape.Window.Columns.Output))
         {
-            case SimdWidth.Vector512: Unfold<Float512, Vector512<float>>(x, columns, shape); break;
-            case SimdWidth.Vector256: Unfold<Float256, Vector256<float>>(x, columns, shape); break;
-            case SimdWidth.Vector128: Unfold<Float128, Vector128<float>>(x, columns, shape); break;
-            default: Unfold<Float1, float>(x, columns, shape); break;
+            case SimdWidth.Vector512: Unfold<Float512, Vector512<float>>(x, columns, shape, firstRow, endRow); break;
+            case SimdWidth.Vector256: Unfold<Float256, Vector256<float>>(x, columns, shape, firstRow, endRow); break;
+            case SimdWidth.Vector128: Unfold<Float128, Vector128<float>>(x, columns, shape, firstRow, endRow); break;
+            default: Unfold<Float1, float>(x, columns, shape, firstRow, endRow); break;
         }
     }
 
     /// <summary>
-    /// dx ← fold(columns): the adjoint of <see cref="Unfold"/>, each column entry added back to the pixel it came from.
+    /// dx ← fold(columns): the adjoint of <see cref="Unfold(ReadOnlySpan{float}, Span{float}, in ConvShape, SimdWidth)"/>, each column entry added back to the pixel it came from.
     /// The entries that stand for padding are overwritten with zeros (columns is the caller's scratch).
     /// </summary>
     public static void Fold(Span<float> columns, Span<float> dx, in ConvShape shape, SimdWidth width = 0)
@@ -43,7 +49,7 @@ internal static class Im2Col
     }
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Unfold<TOps, TVec>(ReadOnlySpan<float> x, Span<float> columns, in ConvShape shape)
+    private static void Unfold<TOps, TVec>(ReadOnlySpan<float> x, Span<float> columns, in ConvShape shape, int firstRow, int endRow)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
         WindowAxis rows = shape.Window.Rows, cols = shape.Window.Columns;
@@ -51,14 +57,16 @@ internal static class Im2Col
         bool shifted = IsShiftedPlane(shape);
         Span<InImage> rowRanges = InImageRanges(rows, rows.Window <= StackWindow ? stackalloc InImage[rows.Window] : new InImage[rows.Window]);
         Span<InImage> columnRanges = InImageRanges(cols, cols.Window <= StackWindow ? stackalloc InImage[cols.Window] : new InImage[cols.Window]);
-        int row = 0;
-        for (int c = 0; c < shape.InputChannels; c++)
+        int windowArea = rows.Window * cols.Window;
+        for (int c = firstRow / windowArea; c < shape.InputChannels; c++)
         {
             ReadOnlySpan<float> plane = x.Slice(c * inArea, inArea);
-            for (int r = 0; r < rows.Window; r++)
+            for (int r = 0, row = c * windowArea; r < rows.Window; r++)
                 for (int s = 0; s < cols.Window; s++, row++)
                 {
-                    Span<float> dst = columns.Slice(row * outArea, outArea);
+                    if (row < firstRow) continue;
+                    if (row >= endRow) return;
+                    Span<float> dst = columns.Slice((row - firstRow) * outArea, outArea);
                     InImage ys = rowRanges[r], xs = columnRanges[s];
                     if (ys.IsEmpty || xs.IsEmpty) dst.Clear();
                     else if (shifted) UnfoldShifted(plane, dst, rows, cols, r, s, ys, xs);

@@ -6,7 +6,7 @@ using MlNetConv.Core.Geometry;
 namespace MlNetConv.Core.Kernels;
 
 /// <summary>
-/// A convolution's column matrix (<see cref="Im2Col.Unfold"/>'s entries) read by a product as it goes
+/// A convolution's column matrix (<see cref="Im2Col.Unfold(ReadOnlySpan{float}, Span{float}, in ConvShape, SimdWidth)"/>'s entries) read by a product as it goes
 /// (<see cref="Gemm.MultiplyNN{TSource}"/>), a packed slice of one panel at a time, instead of written out whole: for a
 /// 5×5 window over 32 channels of 14×14 the whole matrix is 627 KB per image, written to L2 and read back, where a
 /// packed slice is 16 KB that stays in L1. The image is copied once between zero margins (<see cref="Pad"/>), so every

@@ -213,11 +213,23 @@ public sealed class Conv2D : Layer
     // im2col + matrix products (Conv2DKernels), for any window, stride and padding.
     private sealed class DirectBuffers : ConvBuffers
     {
-        private readonly float[] columns;              // (slots, C·R·S, OH·OW): im2col per image (training) or per chunk
+        private readonly float[] columns;              // (slots, C·R·S, OH·OW): im2col per image (keepsColumns) or per chunk
         private readonly int columnSlots;
-        // Inference unfolds as the product reads where it can (ShiftedPlanes at stride 1 "same", PaddedImage at column
-        // strides 1 and 2): each chunk's image in hand, copied between zero margins, instead of its columns, 627 KB for
-        // a 5×5 window over 32 channels of 14×14 (images that split among the threads still go through the columns).
+        // Training with the weight gradient transposed (long receptive fields) and a batch's columns past 8 MB unfolds
+        // again in the backward pass, each block of dWᵀ's rows its own rows of each image's columns, instead of keeping
+        // every image's columns from the forward pass: 20 MB a batch of 32 for a 5×5 window over 32 channels of 14×14,
+        // written to memory and read back from it, where a block's rows of an image (157 KB) stay in L2. The forward
+        // pass then reads its columns as inference does. Against keeping them, in one process, 2 threads: 0.89–0.91 of
+        // the training step for that layer (20 MB), 0.91 for the stem (15 MB), 0.98 for 3×3 stride 2 32→64 at 32²
+        // (9.4 MB), but 1.10 for 64→128 at 16² (4.7 MB, which the caches mostly hold), hence the floor. dW's dot
+        // products (short receptive fields: conv1's 9) always keep them; theirs are small.
+        private readonly bool keepsColumns;
+        private const long RecomputedColumnsBytes = 8 << 20;
+        private readonly float[]? blockColumns;        // (weight blocks, rows per block, OH·OW), unless keepsColumns
+        // A forward pass that keeps no columns (inference, and training unless keepsColumns) unfolds as the product
+        // reads where it can (ShiftedPlanes at stride 1 "same", PaddedImage at column strides 1 and 2): each chunk's
+        // image in hand, copied between zero margins, instead of its columns, 627 KB for a 5×5 window over 32 channels
+        // of 14×14 (images that split among the threads still go through the columns).
         // Only for long reductions: each packed slice of a panel works out its masks or stretches, which a short one
         // (conv1's 9, a colour 3×3's 27) does not repay; a 1×1 window at stride 1 has the image itself for columns.
         private readonly ColumnSource columnSource;
@@ -228,7 +240,7 @@ public sealed class Conv2D : Layer
         private readonly int rowsPerBlock, weightBlocks;
         private readonly int filtersPerBlock, filterBlocks; // when images split
         private readonly IParallelWork forwardWork, unfoldWork, filterBlockWork, prepareWork, weightGradientWork, inputGradientWork;
-        private int chunks; // of the forward pass: an image each in training (each keeps its columns), one per column slot otherwise
+        private int chunks; // of the pass in hand: an image each if keepsColumns, one per column slot otherwise
         private bool poolFirst; // of the forward pass in hand: see ForwardFilters
 
         private const int MinimumReductionUnfoldedAsRead = 64;
@@ -238,10 +250,11 @@ public sealed class Conv2D : Layer
         public DirectBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training, threads)
         {
             ConvShape s = layer.shape;
-            // Training keeps every image's im2col matrix for the weight gradient; inference reuses one per chunk.
-            columnSlots = training ? capacity : Math.Min(capacity, threads);
+            transposedWeights = s.PatchSize >= s.Filters;
+            keepsColumns = training && (!transposedWeights || (long)capacity * s.ColumnsSize * sizeof(float) <= RecomputedColumnsBytes);
+            columnSlots = keepsColumns ? capacity : Math.Min(capacity, threads);
             columns = new float[(long)columnSlots * s.ColumnsSize];
-            columnSource = training || s.PatchSize < MinimumReductionUnfoldedAsRead || (s.Window.WindowArea == 1 && s.Window.Columns.Stride == 1)
+            columnSource = keepsColumns || s.PatchSize < MinimumReductionUnfoldedAsRead || (s.Window.WindowArea == 1 && s.Window.Columns.Stride == 1)
                 || !Gemm.PacksEverything(s.Filters, s.Window.OutputArea) ? ColumnSource.Unfolded
                 : ShiftedPlanes.Applies(s) ? ColumnSource.ShiftedPlanes
                 : PaddedImage.Reads(s) ? ColumnSource.PaddedImage : ColumnSource.Unfolded;
@@ -250,7 +263,6 @@ public sealed class Conv2D : Layer
             // for; a short one (conv1: 9) leaves dWᵀ too few rows to reuse dZᵀ, and dW's dot products over the long
             // OH·OW win. Two blocks of rows per thread, in whole register blocks; how rows are split never changes a
             // sum's order.
-            transposedWeights = s.PatchSize >= s.Filters;
             if (training && transposedWeights)
             {
                 transposedGradients = new float[(long)capacity * s.OutputSize];
@@ -259,6 +271,7 @@ public sealed class Conv2D : Layer
             int rows = transposedWeights ? s.PatchSize : s.Filters;
             rowsPerBlock = Math.Max(4, (rows + 2 * threads - 1) / (2 * threads) + 3 & ~3);
             weightBlocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
+            if (training && !keepsColumns) blockColumns = new float[(long)weightBlocks * rowsPerBlock * s.Window.OutputArea];
             filtersPerBlock = BlockSize(s.Filters, 4);
             filterBlocks = (s.Filters + filtersPerBlock - 1) / filtersPerBlock;
             forwardWork = new Work<DirectBuffers>(this, static (b, chunk) => b.ForwardChunk(chunk));
@@ -267,7 +280,7 @@ public sealed class Conv2D : Layer
             filterBlockWork = new Work<DirectBuffers>(this, static (b, item) => b.ForwardFilterBlock(item / b.filterBlocks, item % b.filterBlocks));
             prepareWork = new Work<DirectBuffers>(this, static (b, image) => b.PrepareImage(image));
             weightGradientWork = new Work<DirectBuffers>(this, static (b, block) => b.WeightGradientBlock(block));
-            inputGradientWork = new Work<DirectBuffers>(this, static (b, image) => b.InputGradientImage(image));
+            inputGradientWork = new Work<DirectBuffers>(this, static (b, chunk) => b.InputGradientChunk(chunk));
         }
 
         public override void Forward(LayerPass pass)
@@ -280,7 +293,7 @@ public sealed class Conv2D : Layer
                 pass.Pool.Run(filterBlockWork, pass.Batch * filterBlocks);
                 return;
             }
-            chunks = pass.Training ? pass.Batch : Math.Min(pass.Batch, columnSlots);
+            chunks = keepsColumns ? pass.Batch : Math.Min(pass.Batch, columnSlots);
             pass.Pool.Run(forwardWork, chunks);
         }
 
@@ -291,13 +304,18 @@ public sealed class Conv2D : Layer
             // Each block of dW rows sums its images in image order: the same bits for any thread count.
             pass.Pool.Run(weightGradientWork, weightBlocks);
             SumBiasGradient();
-            if (pass.InputGradient is not null) pass.Pool.Run(inputGradientWork, pass.Batch);
+            chunks = keepsColumns ? pass.Batch : Math.Min(pass.Batch, columnSlots);
+            if (pass.InputGradient is not null) pass.Pool.Run(inputGradientWork, chunks);
         }
+
+        // The images of one chunk (an image each if keepsColumns, a contiguous share otherwise), in order.
+        private (int First, int End) ChunkImages(int chunk) =>
+            ((int)((long)chunk * Pass.Batch / chunks), (int)((long)(chunk + 1) * Pass.Batch / chunks));
 
         private void ForwardChunk(int chunk)
         {
             ConvShape s = Shape;
-            int first = (int)((long)chunk * Pass.Batch / chunks), end = (int)((long)(chunk + 1) * Pass.Batch / chunks);
+            var (first, end) = ChunkImages(chunk);
             for (int n = first; n < end; n++)
             {
                 ReadOnlySpan<float> x = Pass.Input.AsSpan(n * s.InputSize, s.InputSize);
@@ -384,19 +402,31 @@ public sealed class Conv2D : Layer
             }
             int end = Math.Min(s.PatchSize, first + rowsPerBlock);
             for (int n = 0; n < Pass.Batch; n++)
-                Conv2DKernels.BackwardWeightsTransposed(columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize),
-                    transposedGradients.AsSpan(n * s.OutputSize, s.OutputSize), weightGradientT, first, end, accumulate: n > 0, s);
+            {
+                ReadOnlySpan<float> dyT = transposedGradients.AsSpan(n * s.OutputSize, s.OutputSize);
+                if (keepsColumns)
+                {
+                    Conv2DKernels.BackwardWeightsTransposed(columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), dyT, weightGradientT, first, end, accumulate: n > 0, s);
+                    continue;
+                }
+                // This block's rows of image n's columns, unfolded again: row `first` at 0.
+                Span<float> rows = blockColumns.AsSpan(block * rowsPerBlock * s.Window.OutputArea, (end - first) * s.Window.OutputArea);
+                Im2Col.Unfold(Pass.Input.AsSpan(n * s.InputSize, s.InputSize), rows, s, first, end);
+                Conv2DKernels.BackwardWeightsTransposed(rows, dyT, weightGradientT.AsSpan(first * s.Filters), 0, end - first, accumulate: n > 0, s);
+            }
             // dW (K, C·R·S) takes this block's columns.
             Transpose.Matrix(weightGradientT.AsSpan(first * s.Filters), end - first, s.Filters, s.Filters,
                 Pass.ParameterGradients.AsSpan(first, s.WeightCount - first), s.PatchSize);
         }
 
-        // This image's columns are free scratch once the weight gradient is done.
-        private void InputGradientImage(int n)
+        // dX of a chunk's images, the chunk's columns their scratch (free once the weight gradient is done).
+        private void InputGradientChunk(int chunk)
         {
             ConvShape s = Shape;
-            Conv2DKernels.BackwardInput(Pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize), Layer.Kernel,
-                Pass.InputGradient.AsSpan(n * s.InputSize, s.InputSize), columns.AsSpan(n * s.ColumnsSize, s.ColumnsSize), s);
+            var (first, end) = ChunkImages(chunk);
+            for (int n = first; n < end; n++)
+                Conv2DKernels.BackwardInput(Pass.OutputGradient.AsSpan(n * s.OutputSize, s.OutputSize), Layer.Kernel,
+                    Pass.InputGradient.AsSpan(n * s.InputSize, s.InputSize), columns.AsSpan(chunk * s.ColumnsSize, s.ColumnsSize), s);
         }
     }
 
