@@ -41,7 +41,18 @@ foreach (string spec in specs)
     int repetitions = Math.Clamp((int)(1.2e9 / flops), 5, 200);
     var inference = new List<double>();
     var training = new List<double>();
-    for (int i = -2; i < repetitions; i++)
+    // The warm-up the MlNetConv side has: 40 passes or a second, whichever comes first.
+    long warmUp = Stopwatch.GetTimestamp();
+    int warmUps = 0;
+    while (warmUps < 2 || (warmUps < 40 && Stopwatch.GetElapsedTime(warmUp).TotalSeconds < 1))
+    {
+        warmUps++;
+        using var scope = torch.NewDisposeScope();
+        using (torch.no_grad()) nn.functional.relu(conv.forward(x));
+        conv.zero_grad();
+        nn.functional.relu(conv.forward(x.detach().requires_grad_(true))).backward([dy]);
+    }
+    for (int i = 0; i < repetitions; i++)
     {
         double inferenceTime, trainingTime;
         using (torch.NewDisposeScope())
@@ -60,7 +71,6 @@ foreach (string spec in specs)
             y.backward([dy]);
             trainingTime = Stopwatch.GetElapsedTime(start).TotalMicroseconds;
         }
-        if (i < 0) continue;
         inference.Add(inferenceTime);
         training.Add(trainingTime);
     }
