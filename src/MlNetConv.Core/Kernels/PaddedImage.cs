@@ -48,6 +48,7 @@ internal readonly ref struct PaddedImage : IMatrixSource
         Math.Max(axis.PadBefore + axis.Input, (axis.Output - 1) * axis.Stride + axis.Window);
 
     /// <summary>padded ← the planes of x, each between zero margins.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pad(ReadOnlySpan<float> x, Span<float> padded, in ConvShape shape)
     {
         WindowAxis rows = shape.Window.Rows, cols = shape.Window.Columns;

@@ -47,6 +47,7 @@ internal readonly ref struct ShiftedPlanes : IMatrixSource
     /// whose input column ox + s − padLeft lies in the image: a packed register's mask is then one load, where working
     /// it out for every slice of every panel took two fifths of the packing.
     /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void Pad(ReadOnlySpan<float> x, Span<float> padded, in ConvShape shape)
     {
         var (before, after, planeStride) = Margins(shape);
