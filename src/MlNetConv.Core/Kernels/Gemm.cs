@@ -219,17 +219,19 @@ internal static class Gemm
     }
 
     // Whether a panel of B (K rows of one or two registers) is worth copying, a slice of rows at a time, into a
-    // contiguous buffer that stays in L1 while every block of rows of A reads it: when two or more blocks read it, K is
+    // contiguous buffer that stays in L1 while every block of rows of A reads it: when four or more blocks read it, K is
     // long enough for each block's pass to outweigh the copy, and the rows span more than L1. Read in place, such a
     // panel comes from L2 again for every block, and rows ldb floats apart compete for a few cache sets (ldb = 256
     // puts them all in 4 of the 64 sets of a 48 KB L1). Conv2D layers, packed against in place in one process, 2
     // threads: 0.94–0.96 of the time for 5×5 windows over 32 channels (K = 800), stride 2 and 1×1 (ldb = 256), but
-    // 1.06–1.07 for K = 25 and 27 (5×5 over one channel, 3×3 over three), hence the floor on K. Each block keeps its sums
+    // 1.06–1.07 for K = 25 and 27 (5×5 over one channel, 3×3 over three), hence the floor on K. Two blocks do not repay
+    // the copy: a Winograd layer over 8×8 images (16 tiles, so 16 rows a product) took 0.905 and 0.934 of the time in
+    // inference (0.961 and 0.992 in training) read in place, where the floor was two blocks. Each block keeps its sums
     // between slices in a scratch tile, so every element is still one chain of multiply-adds over K in order: the
     // same bits as in place.
     private static bool PacksPanels<TOps, TVec>(int blockedRows, int k, int ldb)
         where TOps : struct, IFloatVector<TVec> where TVec : struct =>
-        blockedRows >= 2 * (TOps.Count == Vector512<float>.Count ? 8 : 4) && k >= PackedMinimumDepth
+        blockedRows >= 4 * (TOps.Count == Vector512<float>.Count ? 8 : 4) && k >= PackedMinimumDepth
         && (long)k * ldb * sizeof(float) > PanelSpanBytes;
 
     private const int PanelSpanBytes = 32 * 1024, PackedSliceBytes = 16 * 1024, PackedMinimumDepth = 64;
