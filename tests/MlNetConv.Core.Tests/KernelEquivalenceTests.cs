@@ -282,13 +282,13 @@ public class KernelEquivalenceTests
             Conv2DReference.Forward(x, weights, bias, expectedY, shape);
             Winograd.TransformKernels(weights, u, TestData.Random(forward.KernelScratchSize, trial + 13), forward, forInputGradient: false, width);
             Winograd.TransformInput(x, v, scratch, forward, width);
-            Winograd.Correlate(v, u, bias, actualY, scratch, forward, width);
+            Correlate(v, u, bias, actualY, scratch, forward, width);
             TestData.AssertClose(expectedY, actualY, WinogradTolerance(c), "forward " + what);
             // ReLU inside the output transform: the bits of the separate pass, negative outputs, and a NaN bias's outputs, included.
             float[] shifted = bias.Select((value, i) => i == 0 ? float.NaN : value - 0.5f).ToArray();
             float[] rectified = TestData.Random(shape.OutputSize, trial + 19), separate = TestData.Random(shape.OutputSize, trial + 20);
-            Winograd.Correlate(v, u, shifted, rectified, scratch, forward, width, rectify: true);
-            Winograd.Correlate(v, u, shifted, separate, scratch, forward, width);
+            Correlate(v, u, shifted, rectified, scratch, forward, width, rectify: true);
+            Correlate(v, u, shifted, separate, scratch, forward, width);
             Activations.Relu(separate);
             Assert.Equal(separate, rectified);
             // 2×2 max-pooling inside the output transform: the bits of the pooling's own pass, with and without ReLU.
@@ -298,9 +298,9 @@ public class KernelEquivalenceTests
                 foreach (bool rectify in new[] { false, true })
                 {
                     float[] full = new float[shape.OutputSize], expectedPooled = new float[k * pool.OutputArea], pooled = TestData.Random(k * pool.OutputArea, trial + 21);
-                    Winograd.Correlate(v, u, shifted, full, scratch, forward, width, rectify);
+                    Correlate(v, u, shifted, full, scratch, forward, width, rectify);
                     Pooling2DKernels.MaxForward(full, expectedPooled, default, k, pool, width);
-                    Winograd.Correlate(v, u, shifted, pooled, scratch, forward, width, rectify, pool: true);
+                    Correlate(v, u, shifted, pooled, scratch, forward, width, rectify, pool: true);
                     Assert.Equal(TestData.Bits(expectedPooled), TestData.Bits(pooled));
                 }
             }
@@ -354,6 +354,59 @@ public class KernelEquivalenceTests
 
     // The transforms add and halve before the products: rounding grows with the reduction length, a little more than direct.
     private static float WinogradTolerance(int reduction) => 1e-5f * (2 + reduction / 4f);
+
+    // One image's forward pass in pieces, as the layer runs it: every point's product, then the output transform.
+    private static void Correlate(ReadOnlySpan<float> v, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y, Span<float> scratch,
+        in WinogradTiles tiles, SimdWidth width, bool rectify = false, bool pool = false)
+    {
+        for (int point = 0; point < WinogradTiles.Points; point++) Winograd.MultiplyPoint(v, u, scratch, tiles, point, width);
+        Winograd.FinishOutput(bias, y, scratch, tiles, 0, Winograd.OutputRows(tiles, pool), width, rectify, pool);
+    }
+
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void WinogradOverAGroupOfImagesHasEachImagesBits(SimdWidth width)
+    {
+        // Small images (few tiles, so short products), a group of 1 to 4 in one product per point, over stale V, M and
+        // outputs: each image's output, pooled or not, and its share of the weight gradient from the group's V, bit for
+        // bit as the image alone gets them.
+        var random = new Random(6);
+        for (int trial = 0; trial < 24; trial++)
+        {
+            int c = random.Next(8, 40), h = random.Next(3, 10), w = random.Next(3, 10), k = random.Next(8, 40), images = 1 + trial % 4;
+            var shape = ConvShape.Create(c, h, w, k, 3, 3, 1, 1, trial % 3 == 0 ? Padding.Valid : Padding.Same);
+            WinogradTiles tiles = WinogradTiles.Of(shape);
+            string what = $"C{c} {h}×{w} K{k} {images} images {width}";
+            float[] weights = TestData.Random(shape.WeightCount, trial), bias = TestData.Random(k, trial + 1), u = new float[tiles.KernelSize];
+            Winograd.TransformKernels(weights, u, new float[tiles.KernelScratchSize], tiles, forInputGradient: false, width);
+            float[] x = TestData.Random(images * shape.InputSize, trial + 2), dy = TestData.Random(shape.OutputSize, trial + 3);
+            float[] groupV = TestData.Random(images * tiles.InputTransformSize, trial + 4), groupScratch = TestData.Random(tiles.GroupScratchSize(images), trial + 5);
+            for (int i = 0; i < images; i++)
+                Winograd.TransformInput(x.AsSpan(i * shape.InputSize, shape.InputSize), groupV, groupScratch, tiles, width, image: i, images: images);
+            for (int point = 0; point < WinogradTiles.Points; point++) Winograd.MultiplyPoint(groupV, u, groupScratch, tiles, point, width, images);
+            float[] gradient = new float[tiles.GradientTransformSize];
+            Winograd.TransformOutputGradient(dy, gradient, new float[tiles.OutputGradientPlaneSize], tiles, width);
+            foreach (bool pool in new[] { false, true })
+                for (int i = 0; i < images; i++)
+                {
+                    int size = pool ? k * (shape.Window.Rows.Output / 2) * (shape.Window.Columns.Output / 2) : shape.OutputSize;
+                    float[] v = TestData.Random(tiles.InputTransformSize, trial + 6), scratch = TestData.Random(tiles.ScratchSize, trial + 7);
+                    float[] alone = TestData.Random(size, trial + 8), grouped = TestData.Random(size, trial + 9);
+                    Winograd.TransformInput(x.AsSpan(i * shape.InputSize, shape.InputSize), v, scratch, tiles, width);
+                    Correlate(v, u, bias, alone, scratch, tiles, width, rectify: true, pool);
+                    Winograd.FinishOutput(bias, grouped, groupScratch, tiles, 0, Winograd.OutputRows(tiles, pool), width, rectify: true, pool, image: i, images: images);
+                    Assert.True(TestData.Bits(alone).SequenceEqual(TestData.Bits(grouped)), $"output of image {i}, pool {pool}, {what}");
+                    if (pool) continue;
+                    float[] zAlone = TestData.Random(tiles.KernelSize, trial + 10), zGrouped = zAlone.ToArray();
+                    for (int point = 0; point < WinogradTiles.Points; point++)
+                    {
+                        Winograd.AccumulateWeightGradient(v, gradient, zAlone, point, 0, tiles.PaddedChannels, accumulate: true, tiles, width);
+                        Winograd.AccumulateWeightGradient(groupV, gradient, zGrouped, point, 0, tiles.PaddedChannels, accumulate: true, tiles, width, i, images);
+                    }
+                    Assert.True(TestData.Bits(zAlone).SequenceEqual(TestData.Bits(zGrouped)), $"weight gradient of image {i}, {what}");
+                }
+        }
+    }
 
     [Theory]
     [MemberData(nameof(Widths))]

@@ -85,7 +85,10 @@ internal readonly record struct WinogradTiles(int Channels, int Outputs, int Hei
     /// Floats of the scratch one image needs besides V: the padded input plane (padded height, padded width, padded
     /// channels), M (16, tiles, padded outputs), the output or output gradient as (OH, OW, padded outputs).
     /// </summary>
-    public int ScratchSize => PaddedInputSize + GradientTransformSize + OutputHeight * OutputWidth * PaddedOutputs;
+    public int ScratchSize => GroupScratchSize(1);
+
+    /// <summary>The scratch a group of images needs: one padded input plane and one output, M for all of them.</summary>
+    public int GroupScratchSize(int images) => PaddedInputSize + images * GradientTransformSize + OutputHeight * OutputWidth * PaddedOutputs;
 
     private static int RoundUp(int count) => (count + 15) & ~15;
 }

@@ -93,47 +93,42 @@ internal static class Winograd
         }
     }
 
-    /// <summary>V (16, tiles, padded channels) ← Bᵀ d B for every 4×4 block d of x (Channels, H, W) the tiles read.</summary>
-    public static void TransformInput(ReadOnlySpan<float> x, Span<float> v, Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0)
+    /// <summary>
+    /// V (16, tiles, padded channels) ← Bᵀ d B for every 4×4 block d of x (Channels, H, W) the tiles read. For a group of
+    /// <paramref name="images"/> images V is (16, images, tiles, padded channels), and this is image <paramref name="image"/>'s
+    /// share of it: each point's rows of the group lie together, so <see cref="MultiplyPoint"/> takes them in one product.
+    /// </summary>
+    public static void TransformInput(ReadOnlySpan<float> x, Span<float> v, Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0,
+        int image = 0, int images = 1)
     {
         Check(x.Length, tiles.Channels * tiles.Height * tiles.Width, "x");
-        Check(v.Length, tiles.InputTransformSize, "V");
-        Check(scratch.Length, tiles.ScratchSize, "scratch");
+        CheckGroup(image, images);
+        Check(v.Length, images * tiles.InputTransformSize, "V");
+        Check(scratch.Length, tiles.PaddedInputSize, "scratch");
         Span<float> padded = scratch[..tiles.PaddedInputSize];
         Pad(x, tiles.Channels, tiles.Height, tiles.Width, padded, tiles.PaddedHeight, tiles.PaddedWidth, tiles.PadTop, tiles.PadLeft, tiles.PaddedChannels);
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: TransformInput<Float512, Vector512<float>>(padded, v, tiles); break;
-            case SimdWidth.Vector256: TransformInput<Float256, Vector256<float>>(padded, v, tiles); break;
-            case SimdWidth.Vector128: TransformInput<Float128, Vector128<float>>(padded, v, tiles); break;
-            default: TransformInput<Float1, float>(padded, v, tiles); break;
+            case SimdWidth.Vector512: TransformInput<Float512, Vector512<float>>(padded, v, tiles, image, images); break;
+            case SimdWidth.Vector256: TransformInput<Float256, Vector256<float>>(padded, v, tiles, image, images); break;
+            case SimdWidth.Vector128: TransformInput<Float128, Vector128<float>>(padded, v, tiles, image, images); break;
+            default: TransformInput<Float1, float>(padded, v, tiles, image, images); break;
         }
     }
 
     /// <summary>
-    /// y (Outputs, OH, OW) ← the correlation whose transformed input is V (<see cref="TransformInput"/>) with the kernels
-    /// U (<see cref="TransformKernels"/>), plus <paramref name="bias"/> per output channel when given; with
-    /// <paramref name="rectify"/>, then max(·, 0) as <see cref="Activations.Relu"/> takes it (NaN kept), bit for bit,
-    /// inside the output transform instead of one more pass over y. With <paramref name="pool"/>, y is instead
-    /// (Outputs, ⌊OH/2⌋, ⌊OW/2⌋), the 2×2 max-pooling at stride 2 of that output as <see cref="Pooling2DKernels.MaxForward"/>
-    /// takes it, bit for bit: a tile's four outputs are a pooling window, so the full output is never stored.
-    /// The same as <see cref="MultiplyPoint"/> for every point, then <see cref="FinishOutput"/> for every row.
+    /// M_ξ (images·tiles × padded outputs, in <paramref name="scratch"/>) ← V_ξ·U_ξ for the one point ξ, over a group of
+    /// <paramref name="images"/> images (<see cref="TransformInput"/>) at once: over 8×8 images a point's product is 16
+    /// rows for one image, two blocks of the product's rows, 64 for four. Each row's sums are its own, so the same bits.
     /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    public static void Correlate(ReadOnlySpan<float> v, ReadOnlySpan<float> u, ReadOnlySpan<float> bias, Span<float> y,
-        Span<float> scratch, in WinogradTiles tiles, SimdWidth width = 0, bool rectify = false, bool pool = false)
+    public static void MultiplyPoint(ReadOnlySpan<float> v, ReadOnlySpan<float> u, Span<float> scratch, in WinogradTiles tiles, int point,
+        SimdWidth width = 0, int images = 1)
     {
-        for (int point = 0; point < WinogradTiles.Points; point++) MultiplyPoint(v, u, scratch, tiles, point, width);
-        FinishOutput(bias, y, scratch, tiles, 0, OutputRows(tiles, pool), width, rectify, pool);
-    }
-
-    /// <summary>M_ξ (tiles × padded outputs, in <paramref name="scratch"/>) ← V_ξ·U_ξ for the one point ξ.</summary>
-    public static void MultiplyPoint(ReadOnlySpan<float> v, ReadOnlySpan<float> u, Span<float> scratch, in WinogradTiles tiles, int point, SimdWidth width = 0)
-    {
-        Check(v.Length, tiles.InputTransformSize, "V");
+        CheckGroup(0, images);
+        Check(v.Length, images * tiles.InputTransformSize, "V");
         Check(u.Length, tiles.KernelSize, "U");
-        Check(scratch.Length, tiles.ScratchSize, "scratch");
-        int t = tiles.Tiles, c = tiles.PaddedChannels, k = tiles.PaddedOutputs;
+        Check(scratch.Length, tiles.GroupScratchSize(images), "scratch");
+        int t = images * tiles.Tiles, c = tiles.PaddedChannels, k = tiles.PaddedOutputs;
         Gemm.MultiplyNN(t, k, c, v.Slice(point * t * c, t * c), c, u.Slice(point * tiles.KernelPointStride, c * k), k,
             scratch.Slice(tiles.PaddedInputSize + point * t * k, t * k), k, accumulate: false, width);
     }
@@ -142,30 +137,38 @@ internal static class Winograd
     public static int OutputRows(in WinogradTiles tiles, bool pool) => pool ? tiles.OutputHeight / 2 : tiles.TileRows;
 
     /// <summary>
-    /// The part of <see cref="Correlate"/>'s y from tile rows [first, end) (pooled rows with <paramref name="pool"/>),
-    /// once <see cref="MultiplyPoint"/> has made every point's M in <paramref name="scratch"/>: a share that any
-    /// split of the rows computes to the same bits.
+    /// Tile rows [first, end) (pooled rows with <paramref name="pool"/>) of image <paramref name="image"/> of the group's
+    /// y (Outputs, OH, OW), once <see cref="MultiplyPoint"/> has made every point's M in <paramref name="scratch"/>: the
+    /// correlation whose transformed input is V (<see cref="TransformInput"/>) with the kernels U
+    /// (<see cref="TransformKernels"/>), plus <paramref name="bias"/> per output channel when given; with
+    /// <paramref name="rectify"/>, then max(·, 0) as <see cref="Activations.Relu"/> takes it (NaN kept), bit for bit,
+    /// inside the output transform instead of one more pass over y. With <paramref name="pool"/>, y is instead
+    /// (Outputs, ⌊OH/2⌋, ⌊OW/2⌋), the 2×2 max-pooling at stride 2 of that output as <see cref="Pooling2DKernels.MaxForward"/>
+    /// takes it, bit for bit: a tile's four outputs are a pooling window, so the full output is never stored. A share
+    /// that any split of the rows computes to the same bits.
     /// </summary>
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     public static void FinishOutput(ReadOnlySpan<float> bias, Span<float> y, Span<float> scratch, in WinogradTiles tiles,
-        int first, int end, SimdWidth width = 0, bool rectify = false, bool pool = false)
+        int first, int end, SimdWidth width = 0, bool rectify = false, bool pool = false, int image = 0, int images = 1)
     {
         int oh = tiles.OutputHeight, ow = tiles.OutputWidth;
         int outputArea = pool ? oh / 2 * (ow / 2) : oh * ow, k = tiles.PaddedOutputs;
         Check(y.Length, tiles.Outputs * outputArea, "y");
-        Check(scratch.Length, tiles.ScratchSize, "scratch");
+        CheckGroup(image, images);
+        Check(scratch.Length, tiles.GroupScratchSize(images), "scratch");
         if (!bias.IsEmpty) Check(bias.Length, tiles.Outputs, "bias");
         if ((uint)first > (uint)end || end > OutputRows(tiles, pool))
             throw new ArgumentOutOfRangeException(nameof(end), $"Rows [{first}, {end}) are not rows of the {OutputRows(tiles, pool)} the tiling has.");
         // Rows of one image may finish on several threads at once: they share M and write their own rows of the output.
-        ReadOnlySpan<float> m = scratch.Slice(tiles.PaddedInputSize, tiles.GradientTransformSize);
-        Span<float> output = scratch.Slice(tiles.PaddedInputSize + m.Length, oh * ow * k);
+        // The group's M is (16, images, tiles, padded outputs): this image's tiles from its place, a point's apart.
+        ReadOnlySpan<float> m = scratch.Slice(tiles.PaddedInputSize + image * tiles.Tiles * k, images * tiles.GradientTransformSize - image * tiles.Tiles * k);
+        Span<float> output = scratch.Slice(tiles.PaddedInputSize + images * tiles.GradientTransformSize, oh * ow * k);
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: TransformOutput<Float512, Vector512<float>>(m, bias, output, tiles, first, end, rectify, pool); break;
-            case SimdWidth.Vector256: TransformOutput<Float256, Vector256<float>>(m, bias, output, tiles, first, end, rectify, pool); break;
-            case SimdWidth.Vector128: TransformOutput<Float128, Vector128<float>>(m, bias, output, tiles, first, end, rectify, pool); break;
-            default: TransformOutput<Float1, float>(m, bias, output, tiles, first, end, rectify, pool); break;
+            case SimdWidth.Vector512: TransformOutput<Float512, Vector512<float>>(m, bias, output, tiles, first, end, rectify, pool, images); break;
+            case SimdWidth.Vector256: TransformOutput<Float256, Vector256<float>>(m, bias, output, tiles, first, end, rectify, pool, images); break;
+            case SimdWidth.Vector128: TransformOutput<Float128, Vector128<float>>(m, bias, output, tiles, first, end, rectify, pool, images); break;
+            default: TransformOutput<Float1, float>(m, bias, output, tiles, first, end, rectify, pool, images); break;
         }
         // The rows' outputs, (rows, columns, padded outputs), to y's columns: output row r at y[r·columns].
         int columns = pool ? ow / 2 : ow;
@@ -203,16 +206,18 @@ internal static class Winograd
 
     /// <summary>
     /// Rows [first, end) of Z_ξ (padded channels × padded outputs, at <paramref name="point"/>·<see cref="WinogradTiles.KernelPointStride"/>
-    /// in z) ← V_ξᵀ·Ĝ_ξ of one image, or += with <paramref name="accumulate"/>: an image's share of one point.
+    /// in z) ← V_ξᵀ·Ĝ_ξ of one image (image <paramref name="image"/> of a group's V), or += with <paramref name="accumulate"/>:
+    /// an image's share of one point.
     /// </summary>
     public static void AccumulateWeightGradient(ReadOnlySpan<float> v, ReadOnlySpan<float> gradient, Span<float> z, int point,
-        int first, int end, bool accumulate, in WinogradTiles tiles, SimdWidth width = 0)
+        int first, int end, bool accumulate, in WinogradTiles tiles, SimdWidth width = 0, int image = 0, int images = 1)
     {
-        Check(v.Length, tiles.InputTransformSize, "V");
+        CheckGroup(image, images);
+        Check(v.Length, images * tiles.InputTransformSize, "V");
         Check(gradient.Length, tiles.GradientTransformSize, "Ĝ");
         Check(z.Length, tiles.KernelSize, "Z");
         int t = tiles.Tiles, c = tiles.PaddedChannels, k = tiles.PaddedOutputs;
-        Gemm.MultiplyTN(end - first, k, t, v[(point * t * c + first)..], c, gradient.Slice(point * t * k, t * k), k,
+        Gemm.MultiplyTN(end - first, k, t, v[((point * images + image) * t * c + first)..], c, gradient.Slice(point * t * k, t * k), k,
             z[(point * tiles.KernelPointStride + first * k)..], k, accumulate, width);
     }
 
@@ -347,6 +352,12 @@ internal static class Winograd
         static void Add(TVec value, ref float target) => TOps.Store(TOps.Add(TOps.Load(ref target), value), ref target);
     }
 
+    private static void CheckGroup(int image, int images)
+    {
+        if (images < 1 || (uint)image >= (uint)images)
+            throw new ArgumentOutOfRangeException(nameof(image), $"Image {image} is not one of a group of {images}.");
+    }
+
     private static void Check(int length, int needed, string what)
     {
         if (length < needed) throw new ArgumentException($"The Winograd {what} span holds {length} floats; the tiling needs {needed}.");
@@ -380,13 +391,13 @@ internal static class Winograd
 
     // V ← Bᵀ d B for every tile, a register of channels at a time; point ξ = 4i + j of tile t at v[(ξ·T + t)·C].
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void TransformInput<TOps, TVec>(ReadOnlySpan<float> padded, Span<float> v, in WinogradTiles tiles)
+    private static void TransformInput<TOps, TVec>(ReadOnlySpan<float> padded, Span<float> v, in WinogradTiles tiles, int image, int images)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
         int channels = tiles.PaddedChannels, line = tiles.PaddedWidth * channels;
-        nint point = (nint)tiles.Tiles * channels;
+        nint point = (nint)images * tiles.Tiles * channels;
         ref float source = ref MemoryMarshal.GetReference(padded);
-        ref float target = ref MemoryMarshal.GetReference(v);
+        ref float target = ref Unsafe.Add(ref MemoryMarshal.GetReference(v), image * tiles.Tiles * channels);
         for (int ty = 0, tile = 0; ty < tiles.TileRows; ty++)
             for (int tx = 0; tx < tiles.TileColumns; tx++, tile++)
                 for (int channel = 0; channel < channels; channel += TOps.Count)
@@ -424,12 +435,12 @@ internal static class Winograd
     // padded outputs) ← the maximum of each whole tile's four, the tiles past them left out as max-pooling leaves them.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void TransformOutput<TOps, TVec>(ReadOnlySpan<float> m, ReadOnlySpan<float> bias, Span<float> output, in WinogradTiles tiles,
-        int first, int end, bool rectify, bool pool)
+        int first, int end, bool rectify, bool pool, int images)
         where TOps : struct, IFloatVector<TVec> where TVec : struct
     {
         int outputs = tiles.PaddedOutputs, oh = tiles.OutputHeight, ow = tiles.OutputWidth;
         int columns = pool ? ow / 2 : tiles.TileColumns;
-        nint point = (nint)tiles.Tiles * outputs;
+        nint point = (nint)images * tiles.Tiles * outputs;
         ref float source = ref MemoryMarshal.GetReference(m);
         ref float target = ref MemoryMarshal.GetReference(output);
         ref float biases = ref MemoryMarshal.GetReference(bias);
