@@ -27,15 +27,8 @@ internal static class InCache
     }
 
     /// <summary>destination ← x + y.</summary>
-    public static void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination)
-    {
-        CheckLengths(x, y, destination);
-        for (int start = 0; start < x.Length; start += PieceAt(start, x.Length))
-        {
-            int length = PieceAt(start, x.Length);
-            TensorPrimitives.Add(x.Slice(start, length), y.Slice(start, length), destination.Slice(start, length));
-        }
-    }
+    public static void Add(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination) =>
+        InPieces(x, y, destination, TensorPrimitives.Add);
 
     /// <summary>destination ← x + y for a scalar y.</summary>
     public static void Add(ReadOnlySpan<float> x, float y, Span<float> destination)
@@ -49,19 +42,19 @@ internal static class InCache
     }
 
     /// <summary>destination ← x ⊙ y.</summary>
-    public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination)
-    {
-        CheckLengths(x, y, destination);
-        for (int start = 0; start < x.Length; start += PieceAt(start, x.Length))
-        {
-            int length = PieceAt(start, x.Length);
-            TensorPrimitives.Multiply(x.Slice(start, length), y.Slice(start, length), destination.Slice(start, length));
-        }
-    }
+    public static void Multiply(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination) =>
+        InPieces(x, y, destination, TensorPrimitives.Multiply);
 
-    private static void CheckLengths(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination)
+    private delegate void Binary(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination);
+
+    private static void InPieces(ReadOnlySpan<float> x, ReadOnlySpan<float> y, Span<float> destination, Binary operation)
     {
         if (y.Length != x.Length) throw new ArgumentException($"The inputs differ in length ({x.Length} and {y.Length}).", nameof(y));
         if (destination.Length < x.Length) throw new ArgumentException("The destination is shorter than the inputs.", nameof(destination));
+        for (int start = 0; start < x.Length; start += PieceAt(start, x.Length))
+        {
+            int length = PieceAt(start, x.Length);
+            operation(x.Slice(start, length), y.Slice(start, length), destination.Slice(start, length));
+        }
     }
 }

@@ -230,10 +230,8 @@ public sealed class Conv2D : Layer
         // reads where it can (ShiftedPlanes at stride 1 "same", PaddedImage at column strides 1 and 2): each chunk's
         // image in hand, copied between zero margins, instead of its columns, 627 KB for a 5×5 window over 32 channels
         // of 14×14 (images that split among the threads still go through the columns).
-        // Only for long reductions: each packed slice of a panel works out its masks or stretches, which a short one
-        // (conv1's 9, a colour 3×3's 27) does not repay; a 1×1 window at stride 1 has the image itself for columns.
-        private readonly ColumnSource columnSource;
-        private readonly float[]? paddedImages;        // (slots, the source's Size) unless the columns are unfolded
+        private readonly ColumnReader forwardColumns;
+        private readonly float[]? paddedImages;        // (slots, forwardColumns.Size) if it reads
         private readonly bool transposedWeights;
         private readonly float[]? transposedGradients; // (capacity, OH·OW, K): each image's dZᵀ, if transposedWeights
         private readonly float[]? weightGradientT;     // (C·R·S, K): dWᵀ summed over the batch, if transposedWeights
@@ -247,6 +245,53 @@ public sealed class Conv2D : Layer
 
         private enum ColumnSource { Unfolded, ShiftedPlanes, PaddedImage }
 
+        // How a product gets a convolution's columns without their being written out, if it can: the one place that
+        // knows the sources. Only for long reductions: each packed slice of a panel works out its stretches (or loads
+        // its masks), which a short one (conv1's 9, a colour 3×3's 27) does not repay; a 1×1 window at stride 1 has the
+        // image itself for columns.
+        private readonly record struct ColumnReader(ColumnSource Source, ConvShape Shape, int Size)
+        {
+            public static ColumnReader For(in ConvShape shape, bool keepsColumns)
+            {
+                ColumnSource source = keepsColumns || shape.PatchSize < MinimumReductionUnfoldedAsRead
+                    || (shape.Window.WindowArea == 1 && shape.Window.Columns.Stride == 1)
+                    || !Gemm.PacksEverything(shape.Filters, shape.Window.OutputArea) ? ColumnSource.Unfolded
+                    : ShiftedPlanes.Applies(shape) ? ColumnSource.ShiftedPlanes
+                    : PaddedImage.Reads(shape) ? ColumnSource.PaddedImage : ColumnSource.Unfolded;
+                int size = source switch
+                {
+                    ColumnSource.ShiftedPlanes => ShiftedPlanes.Size(shape),
+                    ColumnSource.PaddedImage => PaddedImage.Size(shape),
+                    _ => 0,
+                };
+                return new ColumnReader(source, shape, size);
+            }
+
+            public bool Reads => Source != ColumnSource.Unfolded;
+
+            // The image between its margins (and, for shifted planes, the masks after them).
+            public void Pad(ReadOnlySpan<float> x, Span<float> padded)
+            {
+                if (Source == ColumnSource.ShiftedPlanes) ShiftedPlanes.Pad(x, padded, Shape);
+                else PaddedImage.Pad(x, padded, Shape);
+            }
+
+            // Filters [first, end) of y from the padded image, as Conv2DKernels.ForwardFilters makes them from the columns.
+            public void Multiply(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, Span<float> y, int first, int end, bool rectify)
+            {
+                if (Source == ColumnSource.ShiftedPlanes)
+                {
+                    var planes = new ShiftedPlanes(padded, Shape);
+                    Conv2DKernels.ForwardFiltersFrom(ref planes, kernel, bias, y, first, end, Shape, rectify: rectify);
+                }
+                else
+                {
+                    var image = new PaddedImage(padded, Shape);
+                    Conv2DKernels.ForwardFiltersFrom(ref image, kernel, bias, y, first, end, Shape, rectify: rectify);
+                }
+            }
+        }
+
         public DirectBuffers(Conv2D layer, int capacity, bool training, int threads) : base(layer, capacity, training, threads)
         {
             ConvShape s = layer.shape;
@@ -254,11 +299,8 @@ public sealed class Conv2D : Layer
             keepsColumns = training && (!transposedWeights || (long)capacity * s.ColumnsSize * sizeof(float) <= RecomputedColumnsBytes);
             columnSlots = keepsColumns ? capacity : Math.Min(capacity, threads);
             columns = new float[(long)columnSlots * s.ColumnsSize];
-            columnSource = keepsColumns || s.PatchSize < MinimumReductionUnfoldedAsRead || (s.Window.WindowArea == 1 && s.Window.Columns.Stride == 1)
-                || !Gemm.PacksEverything(s.Filters, s.Window.OutputArea) ? ColumnSource.Unfolded
-                : ShiftedPlanes.Applies(s) ? ColumnSource.ShiftedPlanes
-                : PaddedImage.Reads(s) ? ColumnSource.PaddedImage : ColumnSource.Unfolded;
-            if (columnSource != ColumnSource.Unfolded) paddedImages = new float[(long)columnSlots * PaddedImageSize];
+            forwardColumns = ColumnReader.For(s, keepsColumns);
+            if (forwardColumns.Reads) paddedImages = new float[(long)columnSlots * forwardColumns.Size];
             // A long receptive field (288 > 64 filters) makes dWᵀ's product the efficient one, worth transposing each dZ
             // for; a short one (conv1: 9) leaves dWᵀ too few rows to reuse dZᵀ, and dW's dot products over the long
             // OH·OW win. Two blocks of rows per thread, in whole register blocks; how rows are split never changes a
@@ -319,25 +361,19 @@ public sealed class Conv2D : Layer
             for (int n = first; n < end; n++)
             {
                 ReadOnlySpan<float> x = Pass.Input.AsSpan(n * s.InputSize, s.InputSize);
-                switch (columnSource)
-                {
-                    case ColumnSource.ShiftedPlanes: ShiftedPlanes.Pad(x, PaddedImageOf(chunk), s); break;
-                    case ColumnSource.PaddedImage: PaddedImage.Pad(x, PaddedImageOf(chunk), s); break;
-                    default: Im2Col.Unfold(x, columns.AsSpan(chunk * s.ColumnsSize, s.ColumnsSize), s); break;
-                }
-                ForwardFilters(n, chunk, 0, s.Filters, columnSource);
+                if (forwardColumns.Reads) forwardColumns.Pad(x, PaddedImageOf(chunk));
+                else Im2Col.Unfold(x, columns.AsSpan(chunk * s.ColumnsSize, s.ColumnsSize), s);
+                ForwardFilters(n, chunk, 0, s.Filters, fromImage: forwardColumns.Reads);
             }
         }
 
-        private int PaddedImageSize => columnSource == ColumnSource.ShiftedPlanes ? ShiftedPlanes.Size(Shape) : PaddedImage.Size(Shape);
-
-        private Span<float> PaddedImageOf(int slot) => paddedImages.AsSpan(slot * PaddedImageSize, PaddedImageSize);
+        private Span<float> PaddedImageOf(int slot) => paddedImages.AsSpan(slot * forwardColumns.Size, forwardColumns.Size);
 
         // Image n's filters of one block, from its unfolded columns in slot n.
         private void ForwardFilterBlock(int n, int block)
         {
             int first = block * filtersPerBlock;
-            ForwardFilters(n, n, first, Math.Min(Shape.Filters, first + filtersPerBlock), ColumnSource.Unfolded);
+            ForwardFilters(n, n, first, Math.Min(Shape.Filters, first + filtersPerBlock), fromImage: false);
         }
 
         // Filters [first, end) of image n from its columns in `slot`, unfolded or read from its padded image there: the product, the bias, the activation and
@@ -345,7 +381,7 @@ public sealed class Conv2D : Layer
         // which then take a quarter of the values (2×2 windows): both are monotonic, so the window's winner after them is
         // its winner before, and with finite biases the bits are the same, ±0 included (an exact tie after adding the
         // bias is an exact tie before, and ReLU gives +0 for either zero).
-        private void ForwardFilters(int n, int slot, int first, int end, ColumnSource source)
+        private void ForwardFilters(int n, int slot, int first, int end, bool fromImage)
         {
             ConvShape s = Shape;
             int area = s.Window.OutputArea;
@@ -353,16 +389,7 @@ public sealed class Conv2D : Layer
             // The product adds the bias and takes a ReLU itself, panel by panel while it is in L1.
             ReadOnlySpan<float> bias = poolFirst ? default : Layer.Bias;
             bool rectify = !poolFirst && Layer.Activation == Activation.Relu;
-            if (source == ColumnSource.ShiftedPlanes)
-            {
-                var planes = new ShiftedPlanes(PaddedImageOf(slot), s);
-                Conv2DKernels.ForwardFiltersFrom(ref planes, Layer.Kernel, bias, y, first, end, s, rectify: rectify);
-            }
-            else if (source == ColumnSource.PaddedImage)
-            {
-                var image = new PaddedImage(PaddedImageOf(slot), s);
-                Conv2DKernels.ForwardFiltersFrom(ref image, Layer.Kernel, bias, y, first, end, s, rectify: rectify);
-            }
+            if (fromImage) forwardColumns.Multiply(PaddedImageOf(slot), Layer.Kernel, bias, y, first, end, rectify);
             else Conv2DKernels.ForwardFilters(columns.AsSpan(slot * s.ColumnsSize, s.ColumnsSize), Layer.Kernel, bias, y, first, end, s, rectify: rectify);
             if (!poolFirst && !rectify) Layer.Activation.Forward(y[(first * area)..(end * area)], (end - first) * area);
             Span<float> pooled = RunFollowers(n, slot, y, first, end);
