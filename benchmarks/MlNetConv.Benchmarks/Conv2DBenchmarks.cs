@@ -90,8 +90,11 @@ public sealed class GflopsConfig : BenchmarkDotNet.Configs.ManualConfig
         {
             var report = summary[benchmarkCase];
             if (report?.ResultStatistics is not { } stats) return "-";
-            double flops = benchmarkCase.Descriptor.Type == typeof(FmaPeakBenchmarks)
+            Type type = benchmarkCase.Descriptor.Type;
+            double flops = type == typeof(FmaPeakBenchmarks)
                 ? PeakWork.Flops((int)benchmarkCase.Parameters["Threads"])
+                : type == typeof(GemmBenchmarks)
+                ? GemmBenchmarks.Flops((string)benchmarkCase.Parameters["Product"])
                 : benchmarkCase.Descriptor.WorkloadMethod.Name == "Backward"
                     ? Conv2DBenchmarks.BackwardFlops((string)benchmarkCase.Parameters["Layer"])
                     : Conv2DBenchmarks.ForwardFlops((string)benchmarkCase.Parameters["Layer"]);
