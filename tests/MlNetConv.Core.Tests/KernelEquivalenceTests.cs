@@ -45,6 +45,77 @@ public class KernelEquivalenceTests
                 AssertMatrixProducts(m, n, k: ((int[])[300, 517, 2100])[(m + n) % 3], pad: random.Next(3), accumulate: n % 2 == 0, seed: m * n, width, 1e-4f);
     }
 
+    // The last columns of a product, fewer than a register, where A's rows lie side by side (TN): blocks of four
+    // registers of rows take them in their lanes (Gemm.RaggedColumns), the rows past the last such block a masked
+    // register, read in place or packed slice by slice (K = 300 over wide rows of B; 1,100 passes every width's slice
+    // depth), one column or pairs of them. A row alone has the bits of the rows in lanes.
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ColumnsInTheRowsLanesKeepTheBits(SimdWidth width)
+    {
+        var random = new Random(7);
+        foreach (int m in (int[])[64, 100, 128])
+            foreach (int n in (int[])[17, 19, 20, 49, 100, 196])
+                foreach (int k in n == 19 ? (int[])[1100] : [1, 9, 300])
+                {
+                    int pad = random.Next(3);
+                    bool accumulate = (m + n + k) % 2 == 0;
+                    AssertMatrixProducts(m, n, k, pad, accumulate, seed: m * n + k, width, 1e-4f);
+                    // NN given A transposed as well (k × m, rows m + pad apart), with a bias and ReLU after: the bits of NN without it.
+                    float[] a = TestData.Random(m * (k + pad), m + k), b = TestData.Random(k * (n + pad), n + k), bias = TestData.Random(m, n);
+                    float[] aTransposed = new float[k * (m + pad)];
+                    for (int i = 0; i < m; i++)
+                        for (int p = 0; p < k; p++) aTransposed[p * (m + pad) + i] = a[i * (k + pad) + p];
+                    float[] expected = TestData.Random(m * (n + pad), m), actual = expected.ToArray();
+                    var finish = new RowFinish(accumulate ? default : bias, rectify: !accumulate);
+                    Gemm.MultiplyNN(m, n, k, a, k + pad, b, n + pad, expected, n + pad, accumulate, finish, width);
+                    Gemm.MultiplyNN(m, n, k, a, k + pad, b, n + pad, actual, n + pad, accumulate, finish, width, aTransposed, m + pad);
+                    Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(actual)), $"NN with A transposed {m}×{n}×{k} pad {pad} {width}");
+                }
+    }
+
+    // A convolution whose output positions end in part of a register, given its kernel transposed as well (the last
+    // positions in the lanes of the filters): the bits without it, from its columns, its padded image or its shifted
+    // planes, and with the filters split in blocks as threads split them at batch 1.
+    [Theory]
+    [MemberData(nameof(Widths))]
+    public void ConvolutionsWithTheirKernelTransposedKeepTheBits(SimdWidth width)
+    {
+        (int C, int H, int W, int K, int Window, int Stride, Padding Padding)[] shapes =
+            [(3, 14, 14, 64, 5, 1, Padding.Same), (2, 9, 9, 64, 3, 1, Padding.Valid), (4, 13, 13, 128, 3, 2, Padding.Same), (8, 7, 7, 96, 3, 1, Padding.Same)];
+        foreach (var (c, h, w, filters, window, stride, padding) in shapes)
+        {
+            var shape = ConvShape.Create(c, h, w, filters, window, window, stride, stride, padding);
+            string what = $"C{c} {h}×{w} K{filters} {window}×{window} stride {stride} {padding} {width}";
+            float[] x = TestData.Random(shape.InputSize, c), weights = TestData.Random(shape.WeightCount, h), bias = TestData.Random(filters, w);
+            float[] weightsTransposed = new float[shape.WeightCount];
+            Transpose.Matrix(weights, filters, shape.PatchSize, shape.PatchSize, weightsTransposed, filters);
+            float[] columns = new float[shape.ColumnsSize], expected = new float[shape.OutputSize], actual = new float[shape.OutputSize];
+            Im2Col.Unfold(x, columns, shape, width);
+            Conv2DKernels.ForwardFilters(columns, weights, bias, expected, 0, filters, shape, width, rectify: true);
+            Conv2DKernels.ForwardFilters(columns, weights, bias, actual, 0, filters, shape, width, rectify: true, weightsTransposed);
+            Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(actual)), "columns " + what);
+            float[] blocks = new float[shape.OutputSize];
+            for (int first = 0; first < filters; first += 32)
+                Conv2DKernels.ForwardFilters(columns, weights, bias, blocks, first, first + 32, shape, width, rectify: true, weightsTransposed);
+            Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(blocks)), "blocks of 32 filters " + what);
+            if (!Gemm.PacksEverything(filters, shape.Window.OutputArea, width)) continue;
+            float[] image = new float[PaddedImage.Size(shape)];
+            PaddedImage.Pad(x, image, shape);
+            var columnsOfImage = new PaddedImage(image, shape);
+            actual.AsSpan().Clear();
+            Conv2DKernels.ForwardFiltersFrom(ref columnsOfImage, weights, bias, actual, 0, filters, shape, width, rectify: true, weightsTransposed);
+            Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(actual)), "padded image " + what);
+            if (!ShiftedPlanes.Applies(shape)) continue;
+            float[] planes = new float[ShiftedPlanes.Size(shape)];
+            ShiftedPlanes.Pad(x, planes, shape);
+            var columnsOfPlanes = new ShiftedPlanes(planes, shape);
+            actual.AsSpan().Clear();
+            Conv2DKernels.ForwardFiltersFrom(ref columnsOfPlanes, weights, bias, actual, 0, filters, shape, width, rectify: true, weightsTransposed);
+            Assert.True(TestData.Bits(expected).SequenceEqual(TestData.Bits(actual)), "shifted planes " + what);
+        }
+    }
+
     // A product that finishes its rows (a bias per row, then ReLU) has the bits of the product followed by passes of
     // their own: rows in blocks and left over, panels whole and the last one overlapping, fewer columns than a register,
     // packed or not; −0, NaN and values on both sides of zero among the results.

@@ -19,14 +19,15 @@ internal static class Conv2DKernels
     /// which the backward pass reads again), and with <paramref name="rectify"/> then max(·, 0) as
     /// <see cref="Activations.Relu"/> takes it: all of the forward pass, or a share of it that any split of the filters
     /// computes to the same bits. The bias and the rectifier go in the product's own pass (<see cref="RowFinish"/>), with
-    /// the bits of passes of their own.
+    /// the bits of passes of their own. <paramref name="weightsTransposed"/> (optional: C·R·S × K) lets the last output
+    /// positions, fewer than a register, go in the lanes of the filters (<see cref="Gemm.TakesColumnsInLanes"/>).
     /// </summary>
     public static void ForwardFilters(ReadOnlySpan<float> columns, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias,
-        Span<float> y, int first, int end, in ConvShape shape, SimdWidth width = 0, bool rectify = false)
+        Span<float> y, int first, int end, in ConvShape shape, SimdWidth width = 0, bool rectify = false, ReadOnlySpan<float> weightsTransposed = default)
     {
         int area = shape.Window.OutputArea, patch = shape.PatchSize;
         Gemm.MultiplyNN(end - first, area, patch, weights[(first * patch)..], patch, columns, area, y[(first * area)..], area, accumulate: false,
-            new RowFinish(bias.IsEmpty ? default : bias[first..end], rectify), width);
+            new RowFinish(bias.IsEmpty ? default : bias[first..end], rectify), width, weightsTransposed.IsEmpty ? default : weightsTransposed[first..], shape.Filters);
     }
 
     /// <summary>
@@ -35,12 +36,12 @@ internal static class Conv2DKernels
     /// instead of the columns written out; end − first and OH·OW as <see cref="Gemm.PacksEverything"/> needs.
     /// </summary>
     public static void ForwardFiltersFrom<TColumns>(scoped ref TColumns columns, ReadOnlySpan<float> weights, ReadOnlySpan<float> bias,
-        Span<float> y, int first, int end, in ConvShape shape, SimdWidth width = 0, bool rectify = false)
+        Span<float> y, int first, int end, in ConvShape shape, SimdWidth width = 0, bool rectify = false, ReadOnlySpan<float> weightsTransposed = default)
         where TColumns : IMatrixSource, allows ref struct
     {
         int area = shape.Window.OutputArea, patch = shape.PatchSize;
         Gemm.MultiplyNN(end - first, area, patch, weights[(first * patch)..], patch, ref columns, y[(first * area)..], area, accumulate: false,
-            new RowFinish(bias.IsEmpty ? default : bias[first..end], rectify), width);
+            new RowFinish(bias.IsEmpty ? default : bias[first..end], rectify), width, weightsTransposed.IsEmpty ? default : weightsTransposed[first..], shape.Filters);
     }
 
     /// <summary>Planes [first, end) of <paramref name="planes"/> (K planes of <paramref name="area"/> values) += their bias, if any.</summary>

@@ -25,25 +25,32 @@ internal static class Gemm
         Span<float> c, int ldc, bool accumulate, SimdWidth width = 0) =>
         MultiplyNN(m, n, k, a, lda, b, ldb, c, ldc, accumulate, default, width);
 
-    /// <summary>C = A·B, then each row of C finished as <paramref name="finish"/> says, panel by panel while it is in L1.</summary>
+    /// <summary>
+    /// C = A·B, then each row of C finished as <paramref name="finish"/> says, panel by panel while it is in L1.
+    /// <paramref name="aTransposed"/> (optional, K×M with row stride <paramref name="ldaTransposed"/>) is A again with
+    /// its rows side by side, which the last columns, fewer than a register, take in their lanes (the same bits).
+    /// </summary>
     public static void MultiplyNN(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
-        Span<float> c, int ldc, bool accumulate, scoped in RowFinish finish, SimdWidth width = 0)
+        Span<float> c, int ldc, bool accumulate, scoped in RowFinish finish, SimdWidth width = 0,
+        ReadOnlySpan<float> aTransposed = default, int ldaTransposed = 0)
     {
         CheckOperand(a, m, k, lda, nameof(a));
         CheckOperand(b, k, n, ldb, nameof(b));
         CheckOperand(c, m, n, ldc, nameof(c));
         finish.Check(m, accumulate);
         var rows = new MatrixRows(ref MemoryMarshal.GetReference(b), ldb);
-        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref rows, ref MemoryMarshal.GetReference(c), ldc, accumulate, finish, width);
+        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref rows, ref MemoryMarshal.GetReference(c), ldc, accumulate, finish, width,
+            ref SideBySide(aTransposed, k, m, ldaTransposed), ldaTransposed);
     }
 
     /// <summary>
-    /// C = A·B as <see cref="MultiplyNN(int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool, in RowFinish, SimdWidth)"/>, B (K×N) made slice by slice as the product reads it (a
+    /// C = A·B as <see cref="MultiplyNN(int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool, in RowFinish, SimdWidth, ReadOnlySpan{float}, int)"/>, B (K×N) made slice by slice as the product reads it (a
     /// <see cref="PaddedImage"/>'s columns). Every panel is packed, so every block of rows must be whole: m a multiple
     /// of 4, and n at least a register (<see cref="PacksEverything"/>).
     /// </summary>
     public static void MultiplyNN<TSource>(int m, int n, int k, ReadOnlySpan<float> a, int lda, scoped ref TSource b,
-        Span<float> c, int ldc, bool accumulate, scoped in RowFinish finish, SimdWidth width = 0)
+        Span<float> c, int ldc, bool accumulate, scoped in RowFinish finish, SimdWidth width = 0,
+        ReadOnlySpan<float> aTransposed = default, int ldaTransposed = 0)
         where TSource : IMatrixSource, allows ref struct
     {
         CheckOperand(a, m, k, lda, nameof(a));
@@ -51,7 +58,27 @@ internal static class Gemm
         finish.Check(m, accumulate);
         if (!PacksEverything(m, n, width))
             throw new ArgumentException($"A {m}×{n} product from a packed-only source needs whole blocks of rows (m a multiple of 4) and a register of columns.", nameof(b));
-        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref b, ref MemoryMarshal.GetReference(c), ldc, accumulate, finish, width);
+        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), lda, 1, ref b, ref MemoryMarshal.GetReference(c), ldc, accumulate, finish, width,
+            ref SideBySide(aTransposed, k, m, ldaTransposed), ldaTransposed);
+    }
+
+    // A's rows side by side (K×M, rows `stride` apart) if given, checked, or a null ref.
+    private static ref float SideBySide(ReadOnlySpan<float> aTransposed, int k, int m, int stride)
+    {
+        if (aTransposed.IsEmpty) return ref Unsafe.NullRef<float>();
+        CheckOperand(aTransposed, k, m, stride, nameof(aTransposed));
+        return ref MemoryMarshal.GetReference(aTransposed);
+    }
+
+    /// <summary>
+    /// Whether an m×n NN product takes its last columns in the lanes of A's rows when given A transposed (the
+    /// <c>aTransposed</c> of <see cref="MultiplyNN(int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool, in RowFinish, SimdWidth, ReadOnlySpan{float}, int)"/>):
+    /// n not a whole number of registers, and at least four registers of rows.
+    /// </summary>
+    public static bool TakesColumnsInLanes(int m, int n, SimdWidth width = 0)
+    {
+        int lanes = (int)(width == 0 ? Simd.Best : width);
+        return lanes > 1 && n > lanes && n % lanes != 0 && m >= 4 * lanes;
     }
 
     /// <summary>Whether an m×n product can take its B from a source that is only ever packed.</summary>
@@ -65,7 +92,9 @@ internal static class Gemm
         CheckOperand(b, k, n, ldb, nameof(b));
         CheckOperand(c, m, n, ldc, nameof(c));
         var rows = new MatrixRows(ref MemoryMarshal.GetReference(b), ldb);
-        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), 1, lda, ref rows, ref MemoryMarshal.GetReference(c), ldc, accumulate, default, width);
+        // A is stored K×M: its rows lie side by side already.
+        Broadcast(m, n, k, ref MemoryMarshal.GetReference(a), 1, lda, ref rows, ref MemoryMarshal.GetReference(c), ldc, accumulate, default, width,
+            ref MemoryMarshal.GetReference(a), lda);
     }
 
     public static void MultiplyNT(int m, int n, int k, ReadOnlySpan<float> a, int lda, ReadOnlySpan<float> b, int ldb,
@@ -96,15 +125,15 @@ internal static class Gemm
     }
 
     private static void Broadcast<TSource>(int m, int n, int k, ref float a, int aRow, int aColumn, scoped ref TSource b,
-        ref float c, int ldc, bool accumulate, scoped in RowFinish finish, SimdWidth width)
+        ref float c, int ldc, bool accumulate, scoped in RowFinish finish, SimdWidth width, ref float sideBySide, int sideBySideStride)
         where TSource : IMatrixSource, allows ref struct
     {
         switch (width == 0 ? Simd.Best : width)
         {
-            case SimdWidth.Vector512: Broadcast<Float512, Vector512<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish); break;
-            case SimdWidth.Vector256: Broadcast<Float256, Vector256<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish); break;
-            case SimdWidth.Vector128: Broadcast<Float128, Vector128<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish); break;
-            default: Broadcast<Float1, float, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish); break;
+            case SimdWidth.Vector512: Broadcast<Float512, Vector512<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish, ref sideBySide, sideBySideStride); break;
+            case SimdWidth.Vector256: Broadcast<Float256, Vector256<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish, ref sideBySide, sideBySideStride); break;
+            case SimdWidth.Vector128: Broadcast<Float128, Vector128<float>, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish, ref sideBySide, sideBySideStride); break;
+            default: Broadcast<Float1, float, TSource>(m, n, k, ref a, aRow, aColumn, ref b, ref c, ldc, accumulate, finish, ref sideBySide, sideBySideStride); break;
         }
     }
 
@@ -132,7 +161,7 @@ internal static class Gemm
 
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void Broadcast<TOps, TVec, TSource>(int m, int n, int k, ref float a, int aRow, int aColumn, scoped ref TSource b,
-        ref float c, int ldc, bool accumulate, scoped in RowFinish finish)
+        ref float c, int ldc, bool accumulate, scoped in RowFinish finish, ref float sideBySide, int sideBySideStride)
         where TOps : struct, IFloatVector<TVec> where TVec : struct where TSource : IMatrixSource, allows ref struct
     {
         int w = TOps.Count;
@@ -161,10 +190,17 @@ internal static class Gemm
             }
             if (j < n)
             {
-                // The last register ends at column n; its first lanes belong to the panel before and are left alone.
-                int start = n - w;
-                Panel<TOps, TVec, TSource>(blocked, k, ref a, aRow, aColumn, ref b, start, scratch, ref Unsafe.Add(ref c, start), ldc, accumulate, 1,
-                    TOps.LanesFrom(j - start));
+                // Where A's rows lie side by side (`sideBySide`), its blocks of four registers of rows take these columns in
+                // their lanes.
+                int inLanes = Unsafe.IsNullRef(ref sideBySide) ? 0 : blocked - blocked % (4 * w);
+                if (inLanes > 0) RaggedColumns<TOps, TVec, TSource>(inLanes, k, ref sideBySide, sideBySideStride, ref b, j, n, scratch, ref c, ldc, accumulate);
+                if (inLanes < blocked)
+                {
+                    // The last register ends at column n; its first lanes belong to the panel before and are left alone.
+                    int start = n - w;
+                    Panel<TOps, TVec, TSource>(blocked - inLanes, k, ref Unsafe.Add(ref a, (nint)inLanes * aRow), aRow, aColumn, ref b, start, scratch,
+                        ref Unsafe.Add(ref c, (nint)inLanes * ldc + start), ldc, accumulate, 1, TOps.LanesFrom(j - start));
+                }
                 if (!finish.IsNone) finish.Apply<TOps, TVec>(ref c, ldc, 0, blocked, j, n);
             }
         }
@@ -176,6 +212,100 @@ internal static class Gemm
             for (int column = 0; column < n; column += 4 * w)
                 SingleRow<TOps, TVec>(k, ref Unsafe.Add(ref a, (nint)i * aRow), aColumn, ref b.At(0, 0), b.RowStride, ref Unsafe.Add(ref c, (nint)i * ldc), accumulate, column, n);
         if (!finish.IsNone && blocked < m) finish.Apply<TOps, TVec>(ref c, ldc, blocked, m, 0, n);
+    }
+
+    // The last n − j columns, fewer than a register, of rows [0, m), m a multiple of four registers, from A with its rows
+    // side by side (A(i, p) = a[i + p·aColumn]: A itself in TN, a transposed copy in NN): the rows go in the lanes and each column of B is
+    // broadcast, so the work is the columns' own. A masked register of columns would cost half a full panel however few
+    // of its lanes are kept (4 columns of 196: 9 % of a 64×196×800 product). B is read in place, or packed slice by
+    // slice as the panels are (its last register of columns, whose last n − j are these), the sums carried between
+    // slices.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RaggedColumns<TOps, TVec, TSource>(int m, int k, ref float a, int aColumn, scoped ref TSource b, int j, int n,
+        float[]? scratch, ref float c, int ldc, bool accumulate)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct where TSource : IMatrixSource, allows ref struct
+    {
+        int w = TOps.Count, columns = n - j, rows = 4 * w;
+        if (scratch is null)
+        {
+            ref float bj = ref b.At(0, j);
+            for (int i = 0; i < m; i += rows)
+                for (int column = 0; column < columns; column += 2)
+                    RaggedBlock<TOps, TVec>(k, ref Unsafe.Add(ref a, i), aColumn, ref Unsafe.Add(ref bj, column), b.RowStride, column + 1 < columns,
+                        ref Unsafe.Add(ref c, (nint)i * ldc + j + column), ldc, accumulate, ref Unsafe.NullRef<float>(), resume: false, final: true);
+            return;
+        }
+        int depth = PackedDepth<TOps, TVec>();
+        ref float packed = ref MemoryMarshal.GetArrayDataReference(scratch);
+        ref float sums = ref Unsafe.Add(ref packed, depth * 2 * w); // 8 registers per block of rows and pair of columns
+        for (int first = 0; first < k; first += depth)
+        {
+            int count = Math.Min(depth, k - first);
+            b.Pack<TOps, TVec>(first, count, n - w, 1, ref packed);
+            int block = 0;
+            for (int i = 0; i < m; i += rows)
+                for (int column = 0; column < columns; column += 2, block++)
+                    RaggedBlock<TOps, TVec>(count, ref Unsafe.Add(ref a, (nint)first * aColumn + i), aColumn, ref Unsafe.Add(ref packed, w - columns + column), w,
+                        column + 1 < columns, ref Unsafe.Add(ref c, (nint)i * ldc + j + column), ldc, accumulate, ref Unsafe.Add(ref sums, block * 8 * w),
+                        resume: first > 0, final: first + count == k);
+        }
+    }
+
+    // Rows [0, 4 registers) × columns 0 and 1 of B (column 0 alone unless `pair`) over k: 8 independent chains, each
+    // element one chain of multiply-adds over k in order as in a row block (a·b + s either way round), so the same bits.
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
+    private static void RaggedBlock<TOps, TVec>(int k, ref float a, int aColumn, ref float b, int ldb, bool pair,
+        ref float c, int ldc, bool accumulate, ref float sums, bool resume, bool final)
+        where TOps : struct, IFloatVector<TVec> where TVec : struct
+    {
+        int w = TOps.Count;
+        TVec s00 = TOps.Zero, s10 = TOps.Zero, s20 = TOps.Zero, s30 = TOps.Zero;
+        TVec s01 = TOps.Zero, s11 = TOps.Zero, s21 = TOps.Zero, s31 = TOps.Zero;
+        if (resume)
+        {
+            s00 = TOps.Load(ref sums); s10 = TOps.Load(ref Unsafe.Add(ref sums, w));
+            s20 = TOps.Load(ref Unsafe.Add(ref sums, 2 * w)); s30 = TOps.Load(ref Unsafe.Add(ref sums, 3 * w));
+            s01 = TOps.Load(ref Unsafe.Add(ref sums, 4 * w)); s11 = TOps.Load(ref Unsafe.Add(ref sums, 5 * w));
+            s21 = TOps.Load(ref Unsafe.Add(ref sums, 6 * w)); s31 = TOps.Load(ref Unsafe.Add(ref sums, 7 * w));
+        }
+        nint second = pair ? 1 : 0, aStep = aColumn, bStep = ldb; // alone, column 0 is computed twice and stored once
+        ref float ap = ref a;
+        ref float bp = ref b;
+        for (int p = 0; p < k; p++)
+        {
+            TVec a0 = TOps.Load(ref ap), a1 = TOps.Load(ref Unsafe.Add(ref ap, w));
+            TVec a2 = TOps.Load(ref Unsafe.Add(ref ap, 2 * w)), a3 = TOps.Load(ref Unsafe.Add(ref ap, 3 * w));
+            TVec x = TOps.Broadcast(bp), y = TOps.Broadcast(Unsafe.Add(ref bp, second));
+            s00 = TOps.MultiplyAdd(a0, x, s00); s01 = TOps.MultiplyAdd(a0, y, s01);
+            s10 = TOps.MultiplyAdd(a1, x, s10); s11 = TOps.MultiplyAdd(a1, y, s11);
+            s20 = TOps.MultiplyAdd(a2, x, s20); s21 = TOps.MultiplyAdd(a2, y, s21);
+            s30 = TOps.MultiplyAdd(a3, x, s30); s31 = TOps.MultiplyAdd(a3, y, s31);
+            ap = ref Unsafe.Add(ref ap, aStep);
+            bp = ref Unsafe.Add(ref bp, bStep);
+        }
+        if (!final)
+        {
+            TOps.Store(s00, ref sums); TOps.Store(s10, ref Unsafe.Add(ref sums, w));
+            TOps.Store(s20, ref Unsafe.Add(ref sums, 2 * w)); TOps.Store(s30, ref Unsafe.Add(ref sums, 3 * w));
+            TOps.Store(s01, ref Unsafe.Add(ref sums, 4 * w)); TOps.Store(s11, ref Unsafe.Add(ref sums, 5 * w));
+            TOps.Store(s21, ref Unsafe.Add(ref sums, 6 * w)); TOps.Store(s31, ref Unsafe.Add(ref sums, 7 * w));
+            return;
+        }
+        // Down the columns of C through memory: a call here (one that took a register) would keep the sums on the stack
+        // through the whole loop above, and the loop would wait on them (12 cycles a step instead of 4).
+        Span<float> lanes = stackalloc float[8 * w];
+        ref float l = ref MemoryMarshal.GetReference(lanes);
+        TOps.Store(s00, ref l); TOps.Store(s10, ref Unsafe.Add(ref l, w));
+        TOps.Store(s20, ref Unsafe.Add(ref l, 2 * w)); TOps.Store(s30, ref Unsafe.Add(ref l, 3 * w));
+        TOps.Store(s01, ref Unsafe.Add(ref l, 4 * w)); TOps.Store(s11, ref Unsafe.Add(ref l, 5 * w));
+        TOps.Store(s21, ref Unsafe.Add(ref l, 6 * w)); TOps.Store(s31, ref Unsafe.Add(ref l, 7 * w));
+        for (int column = 0; column < (pair ? 2 : 1); column++)
+            for (int row = 0; row < 4 * w; row++)
+            {
+                ref float element = ref Unsafe.Add(ref c, (nint)row * ldc + column);
+                float sum = lanes[column * 4 * w + row];
+                element = accumulate ? element + sum : sum;
+            }
     }
 
     // One row of C left over from the row blocks (a batch-1 Dense is nothing else), columns [first, first + 4 registers)

@@ -4,7 +4,7 @@ using System.Runtime.InteropServices;
 namespace MlNetConv.Core.Kernels;
 
 /// <summary>
-/// What a matrix product does to each row of C once it is complete (<see cref="Gemm.MultiplyNN(int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool, in RowFinish, SimdWidth)"/>),
+/// What a matrix product does to each row of C once it is complete (<see cref="Gemm.MultiplyNN(int, int, int, ReadOnlySpan{float}, int, ReadOnlySpan{float}, int, Span{float}, int, bool, in RowFinish, SimdWidth, ReadOnlySpan{float}, int)"/>),
 /// panel by panel while the panel is still in L1, instead of passes of its own over C afterwards: add a bias per row
 /// (a convolution's per filter), then with <see cref="Rectify"/> take max(·, 0) as <see cref="Activations.Relu"/> does.
 /// The same operations on each element as those passes, so the same bits. <c>default</c> does nothing.

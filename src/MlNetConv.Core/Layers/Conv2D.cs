@@ -237,6 +237,10 @@ public sealed class Conv2D : Layer
         private readonly float[]? weightGradientT;     // (C·R·S, K): dWᵀ summed over the batch, if transposedWeights
         private readonly int rowsPerBlock, weightBlocks;
         private readonly int filtersPerBlock, filterBlocks; // when images split
+        // The kernel as (C·R·S, K), where the output positions end in part of a register: the product takes those in the
+        // lanes of the filters (Gemm.TakesColumnsInLanes). Made again when the parameters change.
+        private readonly float[]? kernelTransposed;
+        private long kernelTransposedVersion = -1;
         private readonly IParallelWork forwardWork, unfoldWork, filterBlockWork, prepareWork, weightGradientWork, inputGradientWork;
         private int chunks; // of the pass in hand: an image each if keepsColumns, one per column slot otherwise
         private bool poolFirst; // of the forward pass in hand: see ForwardFilters
@@ -277,17 +281,18 @@ public sealed class Conv2D : Layer
             }
 
             // Filters [first, end) of y from the padded image, as Conv2DKernels.ForwardFilters makes them from the columns.
-            public void Multiply(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> bias, Span<float> y, int first, int end, bool rectify)
+            public void Multiply(ReadOnlySpan<float> padded, ReadOnlySpan<float> kernel, ReadOnlySpan<float> kernelTransposed, ReadOnlySpan<float> bias,
+                Span<float> y, int first, int end, bool rectify)
             {
                 if (Source == ColumnSource.ShiftedPlanes)
                 {
                     var planes = new ShiftedPlanes(padded, Shape);
-                    Conv2DKernels.ForwardFiltersFrom(ref planes, kernel, bias, y, first, end, Shape, rectify: rectify);
+                    Conv2DKernels.ForwardFiltersFrom(ref planes, kernel, bias, y, first, end, Shape, rectify: rectify, weightsTransposed: kernelTransposed);
                 }
                 else
                 {
                     var image = new PaddedImage(padded, Shape);
-                    Conv2DKernels.ForwardFiltersFrom(ref image, kernel, bias, y, first, end, Shape, rectify: rectify);
+                    Conv2DKernels.ForwardFiltersFrom(ref image, kernel, bias, y, first, end, Shape, rectify: rectify, weightsTransposed: kernelTransposed);
                 }
             }
         }
@@ -314,6 +319,7 @@ public sealed class Conv2D : Layer
             rowsPerBlock = Math.Max(4, (rows + 2 * threads - 1) / (2 * threads) + 3 & ~3);
             weightBlocks = (rows + rowsPerBlock - 1) / rowsPerBlock;
             if (training && !keepsColumns) blockColumns = new float[(long)weightBlocks * rowsPerBlock * s.Window.OutputArea];
+            if (Gemm.TakesColumnsInLanes(s.Filters, s.Window.OutputArea)) kernelTransposed = new float[s.WeightCount];
             filtersPerBlock = BlockSize(s.Filters, 4);
             filterBlocks = (s.Filters + filtersPerBlock - 1) / filtersPerBlock;
             forwardWork = new Work<DirectBuffers>(this, static (b, chunk) => b.ForwardChunk(chunk));
@@ -329,6 +335,11 @@ public sealed class Conv2D : Layer
         {
             Pass = pass;
             poolFirst = LoneMaxPooling is not null && Layer.Activation is Activation.Relu or Activation.Linear && AllFinite(Layer.Bias);
+            if (kernelTransposed is not null && kernelTransposedVersion != Layer.ParameterVersion)
+            {
+                Transpose.Matrix(Layer.Kernel, Shape.Filters, Shape.PatchSize, Shape.PatchSize, kernelTransposed, Shape.Filters);
+                kernelTransposedVersion = Layer.ParameterVersion;
+            }
             if (SplitsImages) // the images fit the column slots: fewer than threads
             {
                 pass.Pool.Run(unfoldWork, pass.Batch);
@@ -389,8 +400,9 @@ public sealed class Conv2D : Layer
             // The product adds the bias and takes a ReLU itself, panel by panel while it is in L1.
             ReadOnlySpan<float> bias = poolFirst ? default : Layer.Bias;
             bool rectify = !poolFirst && Layer.Activation == Activation.Relu;
-            if (fromImage) forwardColumns.Multiply(PaddedImageOf(slot), Layer.Kernel, bias, y, first, end, rectify);
-            else Conv2DKernels.ForwardFilters(columns.AsSpan(slot * s.ColumnsSize, s.ColumnsSize), Layer.Kernel, bias, y, first, end, s, rectify: rectify);
+            if (fromImage) forwardColumns.Multiply(PaddedImageOf(slot), Layer.Kernel, kernelTransposed, bias, y, first, end, rectify);
+            else Conv2DKernels.ForwardFilters(columns.AsSpan(slot * s.ColumnsSize, s.ColumnsSize), Layer.Kernel, bias, y, first, end, s, rectify: rectify,
+                weightsTransposed: kernelTransposed);
             if (!poolFirst && !rectify) Layer.Activation.Forward(y[(first * area)..(end * area)], (end - first) * area);
             Span<float> pooled = RunFollowers(n, slot, y, first, end);
             if (!poolFirst) return;
