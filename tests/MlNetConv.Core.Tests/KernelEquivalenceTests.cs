@@ -410,11 +410,14 @@ public class KernelEquivalenceTests
     public void TransposeInBlocksMatchesTheElementLoop()
     {
         // Whole 8×8 register blocks (where AVX is there), ragged edges as overlapping blocks, and the element loop for
-        // shapes narrower than a block, with row strides.
+        // shapes narrower than a block, with row strides; then destination rows a multiple of 1 KB apart (written in
+        // chunks of source rows), over several chunks and a ragged last one.
         var random = new Random(4);
-        for (int trial = 0; trial < 60; trial++)
+        for (int trial = 0; trial < 80; trial++)
         {
-            int rows = random.Next(1, 40), columns = random.Next(1, 40), ldSource = columns + random.Next(3), ldDestination = rows + random.Next(3);
+            bool far = trial >= 60;
+            int rows = far ? random.Next(8, 300) : random.Next(1, 40), columns = random.Next(1, 40), ldSource = columns + random.Next(3);
+            int ldDestination = far ? (rows / 256 + 1) * 256 * random.Next(1, 3) : rows + random.Next(3);
             float[] source = TestData.Random(rows * ldSource, trial);
             float[] expected = TestData.Random(columns * ldDestination, trial + 1), actual = expected.ToArray();
             Transpose.Matrix(source, rows, columns, ldSource, expected, ldDestination, useBlocks: false);

@@ -28,13 +28,23 @@ internal static class Transpose
         // row of 64 channels element by element at its last 6 columns took as long as the 8×8 blocks of the rest.
         if (useBlocks && Avx.IsSupported && rows >= 8 && columns >= 8)
         {
-            for (int i = 0; i < rows; i += 8)
+            // Destination rows far apart (a Winograd output's channels to planes of 32×32 pixels, 4 KB apart, all at the
+            // same offset in their pages) are written eight at a time along a chunk of source rows, so each of their
+            // cache lines is whole before the next eight come: a block row at a time put 32 planes' lines in one L1 set
+            // of 12 ways, and every store fetched its line from L2 again. The chunk's source rows stay in L1 meanwhile.
+            // Otherwise a block row at a time, which reads far-apart source rows (an image's channels) once each.
+            bool far = ldDestination * sizeof(float) % FarRowsBytes == 0 && ldDestination > ldSource;
+            for (int i0 = 0; i0 < rows; i0 += far ? ChunkRows : 8)
             {
-                int top = Math.Min(i, rows - 8);
+                int i1 = far ? Math.Min(rows, i0 + ChunkRows) : i0 + 1;
                 for (int j = 0; j < columns; j += 8)
                 {
                     int left = Math.Min(j, columns - 8);
-                    Block8x8(ref Unsafe.Add(ref src, (nint)top * ldSource + left), ldSource, ref Unsafe.Add(ref dst, (nint)left * ldDestination + top), ldDestination);
+                    for (int i = i0; i < i1; i += 8)
+                    {
+                        int top = Math.Min(i, rows - 8);
+                        Block8x8(ref Unsafe.Add(ref src, (nint)top * ldSource + left), ldSource, ref Unsafe.Add(ref dst, (nint)left * ldDestination + top), ldDestination);
+                    }
                 }
             }
             return;
@@ -47,6 +57,10 @@ internal static class Transpose
             for (int i = 0; i < rows; i++) Unsafe.Add(ref line, i) = Unsafe.Add(ref src, (nint)i * ldSource + j);
         }
     }
+
+    // Destination rows a multiple of 1 KB apart (planes of 16×16, 32×32, 64×64 pixels), whose lines crowd a few L1 sets,
+    // are written in chunks of source rows (64: 4 cache lines a destination row). Other strides spread over the sets.
+    private const int FarRowsBytes = 1024, ChunkRows = 64;
 
     // The classic AVX 8×8 transpose: interleave pairs of rows, then pairs of pairs, then swap 128-bit halves.
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
