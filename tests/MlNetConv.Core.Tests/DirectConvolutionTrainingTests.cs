@@ -63,4 +63,26 @@ public class DirectConvolutionTrainingTests
             Assert.True(reference.AsSpan().SequenceEqual(bits), $"{what}: the step differs from 1 thread");
         }
     }
+
+    // 64 filters over 14×14 positions (196: the last ones part of a register) keep their kernel transposed for the
+    // forward product (Gemm.TakesColumnsInLanes). New weights must reach it: a model whose weights were set after it
+    // predicted predicts what a model built with those weights does, bit for bit, in inference and in a training step.
+    [Fact]
+    public void TheKernelTransposedForTheLastPositionsFollowsNewWeights()
+    {
+        Layer[] Layers() => [new Conv2D(64, 5, padding: Padding.Same, activation: Activation.Relu), new Flatten(), new Dense(10)];
+        Shape input = Shape.Image(3, 14, 14);
+        var used = new Sequential(input, Layers(), seed: 1);
+        var fresh = new Sequential(input, Layers(), seed: 2);
+        float[] x = TestData.Random(5 * input.Size, 3);
+        used.Predict(x);
+        foreach (string layer in new[] { "conv2d", "dense" }) used.GetLayer(layer).SetWeights(fresh.GetLayer(layer).GetWeights());
+        Assert.Equal(TestData.Bits(fresh.Predict(x)), TestData.Bits(used.Predict(x)));
+
+        int[] labels = [1, 2, 3, 4, 5];
+        float[] gradientsOfFresh = new float[fresh.ParameterCount], gradientsOfUsed = new float[used.ParameterCount];
+        fresh.ComputeGradients(x, labels, gradientsOfFresh);
+        used.ComputeGradients(x, labels, gradientsOfUsed);
+        Assert.Equal(TestData.Bits(gradientsOfFresh), TestData.Bits(gradientsOfUsed));
+    }
 }
