@@ -214,12 +214,12 @@ internal static class Gemm
         if (!finish.IsNone && blocked < m) finish.Apply<TOps, TVec>(ref c, ldc, blocked, m, 0, n);
     }
 
-    // The last n − j columns, fewer than a register, of rows [0, m), m a multiple of four registers, from A with its rows
-    // side by side (A(i, p) = a[i + p·aColumn]: A itself in TN, a transposed copy in NN): the rows go in the lanes and each column of B is
-    // broadcast, so the work is the columns' own. A masked register of columns would cost half a full panel however few
-    // of its lanes are kept (4 columns of 196: 9 % of a 64×196×800 product). B is read in place, or packed slice by
-    // slice as the panels are (its last register of columns, whose last n − j are these), the sums carried between
-    // slices.
+    // The last n − j columns, fewer than a register, of rows [0, m), m a multiple of four registers, from A with its
+    // rows side by side (A(i, p) = a[i + p·aColumn]: A itself in TN, a transposed copy in NN): the rows go in the lanes
+    // and each column of B is broadcast, so the work is the columns' own. A masked register of columns would cost half a
+    // full panel however few of its lanes are kept (4 columns of 196: 9 % of a 64×196×800 product). B is read in place,
+    // or packed slice by slice as the panels are (its last register of columns, whose last n − j are these), the sums
+    // carried between slices.
     [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static void RaggedColumns<TOps, TVec, TSource>(int m, int k, ref float a, int aColumn, scoped ref TSource b, int j, int n,
         float[]? scratch, ref float c, int ldc, bool accumulate)
