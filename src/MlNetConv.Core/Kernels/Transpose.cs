@@ -32,11 +32,11 @@ internal static class Transpose
             // same offset in their pages) are written eight at a time along a chunk of source rows, so each of their
             // cache lines is whole before the next eight come: a block row at a time put 32 planes' lines in one L1 set
             // of 12 ways, and every store fetched its line from L2 again. The chunk's source rows stay in L1 meanwhile.
-            // Otherwise a block row at a time, which reads far-apart source rows (an image's channels) once each.
-            bool far = ldDestination * sizeof(float) % FarRowsBytes == 0 && ldDestination > ldSource;
-            for (int i0 = 0; i0 < rows; i0 += far ? ChunkRows : 8)
+            // Otherwise a chunk is one block row, which reads far-apart source rows (an image's channels) once each.
+            int chunk = ldDestination * sizeof(float) % FarRowsBytes == 0 && ldDestination > ldSource ? ChunkRows : 8;
+            for (int i0 = 0; i0 < rows; i0 += chunk)
             {
-                int i1 = far ? Math.Min(rows, i0 + ChunkRows) : i0 + 1;
+                int i1 = Math.Min(rows, i0 + chunk);
                 for (int j = 0; j < columns; j += 8)
                 {
                     int left = Math.Min(j, columns - 8);
